@@ -1,0 +1,1 @@
+"""Technology-transfer supply–demand matchmaking service."""

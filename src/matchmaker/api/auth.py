@@ -1,0 +1,156 @@
+"""Login, the caller's identity, personal API tokens, and user accounts (admins)."""
+
+from datetime import timedelta
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Query, Response, status
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import select
+
+from matchmaker.api.deps import PrincipalDep, SessionDep
+from matchmaker.errors import NotFound
+from matchmaker.models import User
+from matchmaker.services import auth as svc
+from matchmaker.services.access import require_role
+
+router = APIRouter(tags=["accounts"])
+
+
+class LoginRequest(BaseModel):
+    """Email and password."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"email": "manager@tj-centre.example", "password": "correct horse battery"}]},
+    )
+
+    email: str = Field(min_length=3, max_length=254)
+    password: str = Field(min_length=1, max_length=200)
+
+
+@router.post("/auth/login", summary="Log in")
+def login(body: LoginRequest, session: SessionDep) -> dict[str, Any]:
+    """Exchange email and password for a bearer token valid 12 hours (401 on a wrong email or password)."""
+    token, raw = svc.login(session, body.email, body.password)
+    return {
+        "access_token": raw,
+        "token_type": "bearer",
+        "expires_at": token.expires_at.isoformat() if token.expires_at else None,
+    }
+
+
+@router.get("/auth/me", summary="Who am I")
+def me(principal: PrincipalDep, session: SessionDep) -> dict[str, Any]:
+    """The caller's account."""
+    user = session.get(User, principal.user_id)
+    assert user is not None
+    return svc.user_summary(user)
+
+
+class TokenRequest(BaseModel):
+    """A new personal API token."""
+
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"name": "nightly import", "expires_in_days": 90}]}
+    )
+
+    name: str = Field(min_length=1, max_length=100)
+    expires_in_days: int | None = Field(default=90, ge=1, le=3650, description="null: never expires")
+
+
+def _token(token: Any) -> dict[str, Any]:
+    return {
+        "id": token.id,
+        "name": token.name,
+        "prefix": token.prefix,
+        "created_at": token.created_at.isoformat() if token.created_at else None,
+        "expires_at": token.expires_at.isoformat() if token.expires_at else None,
+        "revoked": token.revoked_at is not None,
+        "last_used_at": token.last_used_at.isoformat() if token.last_used_at else None,
+    }
+
+
+@router.post("/tokens", status_code=status.HTTP_201_CREATED, summary="Create a personal API token")
+def create_token(body: TokenRequest, principal: PrincipalDep, session: SessionDep) -> dict[str, Any]:
+    """A personal token for scripts; its value is shown once, only its hash is stored."""
+    user = session.get(User, principal.user_id)
+    assert user is not None
+    ttl = timedelta(days=body.expires_in_days) if body.expires_in_days else None
+    token, raw = svc.issue_token(session, user, kind="personal", name=body.name, ttl=ttl)
+    return {**_token(token), "token": raw}
+
+
+@router.get("/tokens", summary="My personal API tokens")
+def list_tokens(principal: PrincipalDep, session: SessionDep) -> dict[str, Any]:
+    """The caller's personal tokens (never their values)."""
+    return {"items": [_token(t) for t in svc.list_tokens(session, principal)]}
+
+
+@router.delete("/tokens/{token_id}", status_code=status.HTTP_204_NO_CONTENT, summary="Revoke a token")
+def revoke_token(token_id: int, principal: PrincipalDep, session: SessionDep) -> Response:
+    """Revoke one of the caller's tokens; it answers 401 from then on."""
+    svc.revoke_token(session, principal, token_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+class UserRequest(BaseModel):
+    """A new account."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "email": "li.wei@jinnan-pharma.example",
+                    "role": "enterprise",
+                    "org": "津南医药物流有限公司",
+                    "password": "a long passphrase",
+                }
+            ]
+        },
+    )
+
+    email: str
+    role: Literal["admin", "manager", "enterprise", "institution"]
+    org: str | None = Field(default=None, max_length=200, description="organisation name (created when new)")
+    password: str | None = Field(default=None, min_length=8, max_length=200)
+
+
+@router.post("/users", status_code=status.HTTP_201_CREATED, summary="Create a user (admins)")
+def create_user(body: UserRequest, principal: PrincipalDep, session: SessionDep) -> dict[str, Any]:
+    """Create an account with one role; enterprise and institution members belong to an organisation."""
+    require_role(principal, ("admin",), "create users")
+    if principal.role != "admin":
+        from matchmaker.errors import Forbidden
+
+        raise Forbidden("only admins may create users")
+    user = svc.create_user(session, email=body.email, role=body.role, org=body.org, password=body.password)
+    return svc.user_summary(user)
+
+
+@router.get("/users", summary="List users (admins)")
+def list_users(
+    principal: PrincipalDep,
+    session: SessionDep,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> dict[str, Any]:
+    """Every account, oldest first."""
+    if principal.role != "admin":
+        from matchmaker.errors import Forbidden
+
+        raise Forbidden("only admins may list users")
+    users = list(session.scalars(select(User).order_by(User.id).limit(limit).offset(offset)))
+    total = session.query(User).count()
+    return {"items": [svc.user_summary(u) for u in users], "total": total, "limit": limit, "offset": offset}
+
+
+@router.get("/users/{user_id}", summary="Get a user (admins)")
+def get_user(user_id: int, principal: PrincipalDep, session: SessionDep) -> dict[str, Any]:
+    """One account."""
+    if principal.role != "admin" and principal.user_id != user_id:
+        raise NotFound(f"user {user_id} not found")
+    user = session.get(User, user_id)
+    if user is None:
+        raise NotFound(f"user {user_id} not found")
+    return svc.user_summary(user)

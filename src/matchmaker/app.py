@@ -1,0 +1,188 @@
+"""The FastAPI application: create_app(settings) builds everything in the lifespan and keeps it on app.state."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI, Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from matchmaker import db
+from matchmaker.api import auth, health, imports, matches, matching, records
+from matchmaker.config import Settings
+from matchmaker.errors import MatchmakerError
+from matchmaker.services.indexing import SearchService, build_search_service
+
+log = logging.getLogger("matchmaker")
+
+API_DESCRIPTION = """
+科技成果供需对接服务 — technology-transfer supply–demand matchmaking for the Beijing–Tianjin–Hebei region.
+
+* **Achievements (科技成果)**: the supply list universities and institutes offer for transfer.
+* **Demands (技术需求)**: the demand list enterprises post, often as production problems.
+* **Imports / exports**: CSV (UTF-8 or GB18030), XLSX, JSON, JSON Lines, with English or Chinese column headers.
+
+Errors always answer `{"error": code, "detail": message, "fields": [{"field", "message"}]}`.
+"""
+
+
+class Metrics:
+    """Prometheus instruments of one app (own registry, so several apps in one process never collide)."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.requests = Counter(
+            "matchmaker_http_requests", "HTTP requests", ["method", "route", "status"], registry=self.registry
+        )
+        self.latency = Histogram(
+            "matchmaker_http_request_duration_seconds",
+            "HTTP request latency",
+            ["method", "route"],
+            registry=self.registry,
+            buckets=(0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+        )
+        self.records = Gauge("matchmaker_records", "Records in each list", ["kind"], registry=self.registry)
+
+
+def _validation_fields(exc: RequestValidationError) -> list[dict[str, Any]]:
+    fields = []
+    for err in exc.errors():
+        loc = [str(p) for p in err.get("loc", ()) if p not in ("body", "query", "path", "header")]
+        message = str(err.get("msg", "invalid")).removeprefix("Value error, ")
+        if err.get("type") == "extra_forbidden":
+            message = "unknown field"
+        fields.append({"field": ".".join(loc) or "body", "message": message})
+    return fields
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Map every error to the one JSON shape."""
+
+    @app.exception_handler(MatchmakerError)
+    async def matchmaker_error(_request: Request, exc: MatchmakerError) -> JSONResponse:
+        return JSONResponse(exc.to_dict(), status_code=exc.status_code)
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        fields = _validation_fields(exc)
+        detail = "; ".join(f"{f['field']}: {f['message']}" for f in fields)
+        return JSONResponse({"error": "validation_error", "detail": detail, "fields": fields}, status_code=422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = {404: "not_found", 405: "method_not_allowed", 413: "too_large"}.get(exc.status_code, "http_error")
+        return JSONResponse(
+            {"error": code, "detail": str(exc.detail), "fields": []},
+            status_code=exc.status_code,
+            headers=getattr(exc, "headers", None),
+        )
+
+
+def prepare_database(settings: Settings, engine: Any, session_factory: Any) -> None:
+    """Migrate (when configured), create the first admin, load the sample lists into an empty database."""
+    if settings.auto_migrate:
+        db.upgrade(settings, engine)
+    from matchmaker.services.auth import ensure_admin
+
+    with db.unit_of_work(session_factory) as session:
+        created, generated = ensure_admin(session, settings.admin_email, settings.admin_password)
+    if created:
+        password = generated if generated else "(MATCHMAKER_ADMIN_PASSWORD)"
+        print(  # noqa: T201 - shown once to the person starting the service, by design
+            f"\nFirst start: admin account created.\n  email:    {settings.admin_email}\n  password: {password}\n"
+            "Log in:  curl -s -X POST <host:port>/api/v1/auth/login -H 'content-type: application/json' "
+            f'-d \'{{"email": "{settings.admin_email}", "password": "..."}}\'\n'
+            "then send 'Authorization: Bearer <access_token>' with every /api/v1 request "
+            "(or create a personal token: matchmaker users create / POST /api/v1/tokens).\n",
+            flush=True,
+        )
+    if settings.load_sample_data:
+        from matchmaker.services.samples import load_samples_if_empty
+
+        with db.unit_of_work(session_factory) as session:
+            loaded = load_samples_if_empty(session, settings)
+        if loaded:
+            log.info("loaded sample data: %s", loaded)
+
+
+def build_search(settings: Settings, session_factory: Any) -> SearchService:
+    """Load the embedding model and the indexes (snapshot + change-log replay, or a build from the database)."""
+    search = build_search_service(settings, session_factory)
+    search.start(progress=_log_progress)
+    return search
+
+
+def _log_progress(kind: str, done: int, total: int) -> None:
+    if done == total or done % 500 == 0:
+        log.info("embedding %s: %d/%d", kind, done, total)
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the application; the database engine is made in the lifespan, not at import time."""
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        engine = db.create_db_engine(settings)
+        session_factory = db.create_session_factory(engine)
+        prepare_database(settings, engine, session_factory)
+        app.state.engine = engine
+        app.state.session_factory = session_factory
+        runner = ThreadPoolExecutor(max_workers=1, thread_name_prefix="matchmaker-run")
+        app.state.run_in_background = lambda fn, *args: runner.submit(fn, *args)
+        app.state.search = build_search(settings, session_factory) if settings.search_enabled else None
+        try:
+            yield
+        finally:
+            runner.shutdown(wait=True, cancel_futures=True)
+            if app.state.search is not None:
+                app.state.search.stop()
+            engine.dispose()
+
+    app = FastAPI(
+        title="matchmaker 科技成果供需对接",
+        version="0.1.0",
+        description=API_DESCRIPTION,
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.metrics = Metrics()
+    install_error_handlers(app)
+
+    @app.middleware("http")
+    async def observe(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        started = time.perf_counter()
+        response = await call_next(request)
+        # The route template (not the raw path) keeps label cardinality bounded; FastAPI ≥ 0.120 keeps the full
+        # template of an included route on effective_route_context, older versions on the route itself.
+        fastapi_scope = request.scope.get("fastapi")
+        context = (
+            fastapi_scope.get("effective_route_context") if isinstance(fastapi_scope, dict) else None
+        ) or request.scope.get("route")
+        path = getattr(context, "path", "unmatched")
+        metrics: Metrics = request.app.state.metrics
+        metrics.requests.labels(request.method, path, str(response.status_code)).inc()
+        metrics.latency.labels(request.method, path).observe(time.perf_counter() - started)
+        return response
+
+    app.include_router(health.router)
+    app.include_router(records.achievements_router, prefix="/api/v1")
+    app.include_router(records.demands_router, prefix="/api/v1")
+    app.include_router(imports.router, prefix="/api/v1")
+    app.include_router(matching.router, prefix="/api/v1")
+    app.include_router(matches.router, prefix="/api/v1")
+    app.include_router(auth.router, prefix="/api/v1")
+    return app
+
+
+def create_app_from_env() -> FastAPI:
+    """Factory for `uvicorn --factory` (settings from the environment)."""
+    return create_app(Settings())

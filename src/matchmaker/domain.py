@@ -1,0 +1,158 @@
+"""The domain vocabulary: enumerations, Chinese column labels and their normalisation (see DOMAIN.md)."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from matchmaker.search.text import normalize_text, to_simplified
+
+CHAINS: tuple[str, ...] = (
+    "信创",
+    "高端装备",
+    "集成电路",
+    "车联网",
+    "新能源",
+    "航空航天",
+    "新材料",
+    "汽车及新能源汽车",
+    "生物医药",
+    "中医药",
+    "绿色石化",
+    "轻纺",
+    "其他",
+)
+REGIONS: tuple[str, ...] = ("北京", "天津", "河北", "其他")
+TRANSFER_MODES: tuple[str, ...] = ("转让", "许可", "作价投资", "合作开发", "技术服务")
+
+
+class AchievementStatus(StrEnum):
+    draft = "draft"
+    active = "active"
+    archived = "archived"
+
+
+class DemandStatus(StrEnum):
+    draft = "draft"
+    open = "open"
+    closed = "closed"
+    archived = "archived"
+
+
+class Language(StrEnum):
+    zh_hans = "zh-Hans"
+    zh_hant = "zh-Hant"
+    en = "en"
+    mixed = "mixed"
+
+
+# Canonical field name → Chinese column label used in offices' Excel sheets (DOMAIN.md).
+ACHIEVEMENT_LABELS: dict[str, str] = {
+    "external_id": "成果编号",
+    "title": "成果名称",
+    "summary": "成果简介",
+    "keywords": "关键词",
+    "field": "所属产业链",
+    "owner": "完成单位",
+    "region": "所在地区",
+    "trl": "技术成熟度",
+    "transfer_modes": "合作方式",
+    "ip": "知识产权",
+    "price_wan": "参考价格",
+    "status": "状态",
+}
+DEMAND_LABELS: dict[str, str] = {
+    "external_id": "需求编号",
+    "title": "需求名称",
+    "description": "需求描述",
+    "keywords": "关键词",
+    "field": "所属产业链",
+    "enterprise": "需求单位",
+    "region": "所在地区",
+    "budget_wan": "预算",
+    "min_trl": "最低成熟度要求",
+    "deadline": "截止日期",
+    "preferred_modes": "期望合作方式",
+    "confidential": "是否保密",
+    "bounty_wan": "揭榜挂帅",
+    "status": "状态",
+}
+# Other spellings offices use for the same columns (the DOMAIN.md labels with their qualifiers, common variants).
+_LABEL_ALIASES: dict[str, str] = {
+    "所属产业链/领域": "field",
+    "所属领域": "field",
+    "产业链": "field",
+    "领域": "field",
+    "完成单位/权属人": "owner",
+    "权属人": "owner",
+    "参考价格(万元)": "price_wan",
+    "价格": "price_wan",
+    "预算(万元)": "budget_wan",
+    "揭榜挂帅(万元)": "bounty_wan",
+    "揭榜挂帅奖金": "bounty_wan",
+    "悬赏金额": "bounty_wan",
+    "成熟度": "trl",
+    "最低成熟度": "min_trl",
+    "截止时间": "deadline",
+    "合作模式": "transfer_modes",
+    "保密": "confidential",
+    "地区": "region",
+    "简介": "summary",
+    "描述": "description",
+}
+
+
+def _header_key(header: str) -> str:
+    """Comparable form of a column header: NFKC, Simplified, no spaces, lower-case, ASCII brackets."""
+    return to_simplified(normalize_text(header)).replace(" ", "").lower()
+
+
+def header_map(labels: dict[str, str]) -> dict[str, str]:
+    """Map every accepted spelling of a column header (canonical or Chinese) to its canonical field name."""
+    mapping: dict[str, str] = {}
+    for name, label in labels.items():
+        mapping[_header_key(name)] = name
+        mapping[_header_key(label)] = name
+    for alias, name in _LABEL_ALIASES.items():
+        if name in labels:
+            mapping[_header_key(alias)] = name
+    # Transfer-mode labels differ between the two lists.
+    if "preferred_modes" in labels:
+        mapping[_header_key("合作方式")] = "preferred_modes"
+        mapping[_header_key("合作模式")] = "preferred_modes"
+    return mapping
+
+
+def canonical_header(header: str, mapping: dict[str, str]) -> str | None:
+    """The canonical field for a header, or None when the header is unknown."""
+    return mapping.get(_header_key(header))
+
+
+def _enum_lookup(values: tuple[str, ...]) -> dict[str, str]:
+    return {to_simplified(normalize_text(v)): v for v in values}
+
+
+_CHAIN_LOOKUP = _enum_lookup(CHAINS)
+_REGION_LOOKUP = {**_enum_lookup(REGIONS), "北京市": "北京", "天津市": "天津", "河北省": "河北"}
+_MODE_LOOKUP = _enum_lookup(TRANSFER_MODES)
+
+
+def _normalise_enum(value: str, lookup: dict[str, str], what: str, allowed: tuple[str, ...]) -> str:
+    key = to_simplified(normalize_text(value))
+    if key in lookup:
+        return lookup[key]
+    raise ValueError(f"{what} must be one of {'、'.join(allowed)} (got {value!r})")
+
+
+def normalise_chain(value: str) -> str:
+    """Canonical Simplified industrial chain; Traditional spellings are accepted (生物醫藥 → 生物医药)."""
+    return _normalise_enum(value, _CHAIN_LOOKUP, "industrial chain", CHAINS)
+
+
+def normalise_region(value: str) -> str:
+    """Canonical region (北京, 天津, 河北, 其他); 北京市 and Traditional spellings are accepted."""
+    return _normalise_enum(value, _REGION_LOOKUP, "region", REGIONS)
+
+
+def normalise_mode(value: str) -> str:
+    """Canonical transfer mode (转让, 许可, 作价投资, 合作开发, 技术服务)."""
+    return _normalise_enum(value, _MODE_LOOKUP, "transfer mode", TRANSFER_MODES)

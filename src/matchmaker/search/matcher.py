@@ -1,0 +1,327 @@
+"""The matcher: both lists' vector and lexical indexes, candidate generation, fusion and ranking.
+
+It holds plain data (no ORM): the service feeds it documents built from the database, the evaluation feeds it
+documents read from files. Retrieval for one query:
+
+1. dense: the query vector against the target list's FAISS index, with the filter applied inside FAISS
+   (ID selector), top `pool` candidates;
+2. lexical: BM25 over segmented text, top `pool` candidates that pass the same filter;
+3. the union is scored by the ranking stage (semantic, lexical and the need's facts), best k returned.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Literal
+
+import numpy as np
+
+from matchmaker.search.embedding import Embedder
+from matchmaker.search.filters import Filter, RecordAttrs
+from matchmaker.search.index import VectorIndex
+from matchmaker.search.lexical import LexicalIndex
+from matchmaker.search.ranking import (
+    Candidate,
+    ConstraintPolicy,
+    NeedFacts,
+    OfferFacts,
+    Ranked,
+    Weights,
+    age_in_days,
+    rank,
+    select_shared_terms,
+)
+from matchmaker.search.rerank import CrossEncoderReranker
+from matchmaker.search.text import tokenize
+
+Target = Literal["achievements", "demands"]
+
+
+@dataclass(frozen=True)
+class Doc:
+    """One record as the matcher sees it. `facts` is OfferFacts for achievements and NeedFacts for demands."""
+
+    id: int
+    text: str
+    attrs: RecordAttrs
+    facts: NeedFacts | OfferFacts
+    updated: date | None = None
+
+
+@dataclass
+class Collection:
+    """One list: vectors, BM25 and the documents' facts."""
+
+    index: VectorIndex
+    lexical: LexicalIndex = field(default_factory=LexicalIndex)
+    docs: dict[int, Doc] = field(default_factory=dict)
+
+    def upsert(self, docs: Sequence[Doc], vectors: np.ndarray) -> None:
+        """Add or replace documents with their (normalised) vectors."""
+        if not docs:
+            return
+        self.index.upsert([d.id for d in docs], vectors, [d.attrs for d in docs])
+        # Only changed texts are tokenized again (jieba costs about a millisecond a record): an edit of the price or
+        # the TRL, or a replayed change, leaves the BM25 index as it is.
+        known = self.docs
+        changed = [d for d in docs if d.id not in known or known[d.id].text != d.text or d.id not in self.lexical]
+        self.lexical.upsert([d.id for d in changed], [d.text for d in changed])
+        for doc in docs:
+            self.docs[doc.id] = doc
+
+    def remove(self, ids: Iterable[int]) -> None:
+        """Drop documents (unknown ids are ignored)."""
+        present = [i for i in ids if i in self.docs]
+        if not present:
+            return
+        self.index.remove(present)
+        self.lexical.remove(present)
+        for i in present:
+            self.docs.pop(i, None)
+
+    def __len__(self) -> int:
+        return len(self.docs)
+
+
+def passes(attrs: RecordAttrs, flt: Filter | None) -> bool:
+    """Whether a document's attributes satisfy a filter (the same rules FAISS applies through the ID selector)."""
+    if flt is None:
+        return True
+    if flt.fields and attrs.field not in flt.fields:
+        return False
+    if flt.regions and attrs.region not in flt.regions:
+        return False
+    if flt.statuses and attrs.status not in flt.statuses:
+        return False
+    if flt.trl_min is not None and (attrs.trl is None or attrs.trl < flt.trl_min):
+        return False
+    if flt.trl_max is not None and (attrs.trl is None or attrs.trl > flt.trl_max):
+        return False
+    if flt.modes and not (set(flt.modes) & attrs.modes):
+        return False
+    return True
+
+
+@dataclass(frozen=True)
+class Query:
+    """A query: its text, the facts of its side (None for free text) and, optionally, its id in its own list."""
+
+    text: str
+    facts: NeedFacts | OfferFacts | None = None
+    own_id: int | None = None
+
+
+class Matcher:
+    """Ranks achievements for needs and needs for achievements."""
+
+    def __init__(
+        self,
+        embedder: Embedder,
+        *,
+        weights: Weights | None = None,
+        pool: int = 60,
+        index_kind: str = "auto",
+        hnsw_threshold: int = 20_000,
+        reranker: CrossEncoderReranker | None = None,
+    ) -> None:
+        self.embedder = embedder
+        self.reranker = reranker
+        self.weights = weights or Weights()
+        self.pool = pool
+        self.lists: dict[Target, Collection] = {
+            "achievements": Collection(
+                VectorIndex(
+                    embedder.dimension,
+                    kind=index_kind,  # type: ignore[arg-type]
+                    hnsw_threshold=hnsw_threshold,
+                )
+            ),
+            "demands": Collection(
+                VectorIndex(
+                    embedder.dimension,
+                    kind=index_kind,  # type: ignore[arg-type]
+                    hnsw_threshold=hnsw_threshold,
+                )
+            ),
+        }
+        self._query_cache: dict[str, np.ndarray] = {}
+        self._token_cache: dict[str, list[str]] = {}
+        self._cache_lock = threading.Lock()
+
+    # ------------------------------------------------------------------------------------------------- queries
+    def clear_caches(self) -> None:
+        """Forget the cached query vectors and tokens (a benchmark timing cold requests, a model swap)."""
+        with self._cache_lock:
+            self._query_cache.clear()
+            self._token_cache.clear()
+
+    def query_vectors(self, texts: Sequence[str]) -> np.ndarray:
+        """Query embeddings, cached by text (the same need is ranked again by every matching run)."""
+        missing = [t for t in dict.fromkeys(texts) if t not in self._query_cache]
+        if missing:
+            vectors = self.embedder.encode_queries(missing)
+            with self._cache_lock:
+                if len(self._query_cache) > 20_000:
+                    self._query_cache.clear()
+                for text, vector in zip(missing, vectors, strict=True):
+                    self._query_cache[text] = vector
+        return np.stack([self._query_cache[t] for t in texts]).astype(np.float32, copy=False)
+
+    def match(
+        self,
+        query: Query,
+        target: Target,
+        *,
+        k: int = 10,
+        flt: Filter | None = None,
+        policy: ConstraintPolicy = "flag",
+        today: date | None = None,
+        vector: np.ndarray | None = None,
+    ) -> list[Ranked]:
+        """The best k documents of `target` for one query, ranked and explained."""
+        vec = self.query_vectors([query.text]) if vector is None else vector.reshape(1, -1)
+        return self.match_many([query], target, k=k, flt=flt, policy=policy, today=today, vectors=vec)[0]
+
+    def match_many(
+        self,
+        queries: Sequence[Query],
+        target: Target,
+        *,
+        k: int = 10,
+        flt: Filter | None = None,
+        policy: ConstraintPolicy = "flag",
+        today: date | None = None,
+        vectors: np.ndarray | None = None,
+    ) -> list[list[Ranked]]:
+        """Rank for several queries at once: one batched embedding call and one batched FAISS search.
+
+        The three steps are public so that a benchmark can time them one by one: :meth:`dense_candidates`,
+        :meth:`lexical_candidates` and :meth:`rank_candidates`.
+        """
+        if not queries:
+            return []
+        today = today or date.today()
+        vectors = self.query_vectors([q.text for q in queries]) if vectors is None else vectors
+        vectors = np.asarray(vectors, dtype=np.float32).reshape(len(queries), -1)
+        pool = self.pool_size(k)
+        dense = self.dense_candidates(vectors, target, pool, flt)
+        results: list[list[Ranked]] = []
+        for query, vector, hits in zip(queries, vectors, dense, strict=True):
+            tokens = self.query_tokens(query.text)
+            lexical = self.lexical_candidates(tokens, target, pool, flt)
+            results.append(self.rank_candidates(query, tokens, vector, target, hits, lexical, k, policy, today))
+        return results
+
+    def pool_size(self, k: int) -> int:
+        """How many candidates each retriever contributes for a top-k request."""
+        return max(self.pool, 3 * k)
+
+    def query_tokens(self, text: str) -> list[str]:
+        """BM25 tokens of a query, cached by text like its vector (jieba costs about a millisecond per need).
+
+        The list is shared with the cache: do not change it.
+        """
+        tokens = self._token_cache.get(text)
+        if tokens is None:
+            tokens = tokenize(text)
+            with self._cache_lock:
+                if len(self._token_cache) > 20_000:
+                    self._token_cache.clear()
+                self._token_cache[text] = tokens
+        return tokens
+
+    def dense_candidates(
+        self, vectors: np.ndarray, target: Target, pool: int, flt: Filter | None
+    ) -> list[list[tuple[int, float]]]:
+        """Step 1: the ``pool`` nearest documents per query vector that pass the filter (inside FAISS)."""
+        return self.lists[target].index.search(vectors, pool, flt)
+
+    def lexical_candidates(
+        self, tokens: list[str], target: Target, pool: int, flt: Filter | None
+    ) -> list[tuple[int, float]]:
+        """Step 2: the ``pool`` best BM25 documents that pass the filter (checked on twice as many hits)."""
+        collection = self.lists[target]
+        excluded = set(flt.exclude_ids) if flt is not None else set()
+        docs = collection.docs
+        return [
+            (i, s)
+            for i, s in collection.lexical.search(tokens, pool * 2)
+            if i in docs and i not in excluded and passes(docs[i].attrs, flt)
+        ][:pool]
+
+    def rank_candidates(
+        self,
+        query: Query,
+        tokens: list[str],
+        vector: np.ndarray,
+        target: Target,
+        dense_hits: list[tuple[int, float]],
+        lexical_hits: list[tuple[int, float]],
+        k: int,
+        policy: ConstraintPolicy,
+        today: date,
+    ) -> list[Ranked]:
+        """Step 3: score the union of both candidate lists with the ranking stage, explain the best k."""
+        collection = self.lists[target]
+        semantic = {i: s for i, s in dense_hits}
+        ids = list(dict.fromkeys([*semantic, *(i for i, _ in lexical_hits)]))
+        ids = [i for i in ids if i in collection.docs and i != query.own_id]
+        if not ids:
+            return []
+        qv = np.asarray(vector, dtype=np.float32).reshape(-1)
+        for i in ids:
+            if i not in semantic:
+                # Lexical-only candidates still get their true cosine similarity, from the stored vectors.
+                v = collection.index.vector(i)
+                semantic[i] = float(v @ qv) if v is not None else 0.0
+        # BM25 of the lexical hits comes with them (bit-identical to LexicalIndex.scores); look up the others only.
+        lexical = dict(lexical_hits)
+        others = [i for i in ids if i not in lexical]
+        lexical.update(zip(others, collection.lexical.scores(tokens, others).tolist(), strict=True))
+        candidates = []
+        for i in ids:
+            doc = collection.docs[i]
+            need, offer = self._sides(query, doc, target)
+            candidates.append(
+                Candidate(
+                    id=i,
+                    semantic=semantic[i],
+                    lexical=lexical[i],
+                    need=need,
+                    offer=offer,
+                    age_days=age_in_days(doc.updated, today),
+                )
+            )
+        idf: dict[str, float] = {}
+
+        def shared_terms(c: Candidate) -> tuple[str, ...]:
+            # Only the returned pairings are explained, so IDF and shared terms are computed for those alone.
+            if not idf:
+                idf.update({t: collection.lexical.idf(t) for t in set(tokens)})
+            return select_shared_terms(tokens, collection.lexical.tokens(c.id) or [], idf)
+
+        if self.reranker is None:
+            return rank(candidates, k=k, weights=self.weights, policy=policy, today=today, shared_terms=shared_terms)
+        ranked = rank(
+            candidates,
+            k=max(k, self.reranker.top_n),
+            weights=self.weights,
+            policy=policy,
+            today=today,
+            shared_terms=shared_terms,
+        )
+        texts = {r.id: collection.docs[r.id].text for r in ranked}
+        return self.reranker.rerank(query.text, ranked, texts, k)
+
+    @staticmethod
+    def _sides(query: Query, doc: Doc, target: Target) -> tuple[NeedFacts, OfferFacts]:
+        if target == "achievements":
+            need = query.facts if isinstance(query.facts, NeedFacts) else NeedFacts(field="其他", region="其他")
+            assert isinstance(doc.facts, OfferFacts)
+            return need, doc.facts
+        offer = query.facts if isinstance(query.facts, OfferFacts) else OfferFacts(field="其他", region="其他")
+        assert isinstance(doc.facts, NeedFacts)
+        return doc.facts, offer

@@ -1,0 +1,168 @@
+"""Accounts: organisations, users with one role, argon2 passwords, hashed bearer tokens (login and personal)."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from matchmaker.errors import Conflict, NotFound, Unauthorized, ValidationFailed, field_error
+from matchmaker.models import ApiToken, Organisation, User
+from matchmaker.services.access import ORG_KIND_OF_ROLE, ROLES, Principal
+from matchmaker.services.audit import audit
+
+TOKEN_PREFIX = "mm_"
+SESSION_TTL = timedelta(hours=12)
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+$")
+_hasher = PasswordHasher()
+
+
+def hash_password(password: str) -> str:
+    """An argon2id hash of a password."""
+    return _hasher.hash(password)
+
+
+def verify_password(password_hash: str | None, password: str) -> bool:
+    """Whether a password matches its hash (False for accounts without a password)."""
+    if not password_hash:
+        return False
+    try:
+        return _hasher.verify(password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def token_hash(raw: str) -> str:
+    """What is stored of a token: its SHA-256 (tokens are long random strings, so no slow hash is needed)."""
+    return hashlib.sha256(raw.encode("utf-8")).hexdigest()
+
+
+def get_or_create_org(session: Session, name: str, kind: str) -> Organisation:
+    """The organisation of that name, created with `kind` when missing."""
+    org = session.scalar(select(Organisation).where(Organisation.name == name))
+    if org is None:
+        org = Organisation(name=name, kind=kind)
+        session.add(org)
+        session.flush()
+    return org
+
+
+def create_user(
+    session: Session, *, email: str, role: str, org: str | None = None, password: str | None = None
+) -> User:
+    """A new account; enterprise and institution members belong to an organisation (created when new)."""
+    email = email.strip().lower()
+    problems = []
+    if not _EMAIL.match(email):
+        problems.append(field_error("email", "not an email address"))
+    if role not in ROLES:
+        problems.append(field_error("role", f"role must be one of {', '.join(ROLES)}"))
+    elif role in ("enterprise", "institution") and not org:
+        problems.append(field_error("org", f"a {role} member needs an organisation"))
+    if password is not None and len(password) < 8:
+        problems.append(field_error("password", "at least 8 characters"))
+    if problems:
+        raise ValidationFailed("; ".join(p["message"] for p in problems), fields=problems)
+    if session.scalar(select(User.id).where(User.email == email)) is not None:
+        raise Conflict(f"a user with email {email} exists", fields=[field_error("email", "already used")])
+    org_id = get_or_create_org(session, org, ORG_KIND_OF_ROLE[role]).id if org else None
+    user = User(email=email, role=role, org_id=org_id, password_hash=hash_password(password) if password else None)
+    session.add(user)
+    session.flush()
+    audit(session, "user", user.id, "create", {"email": email, "role": role, "org_id": org_id})
+    return user
+
+
+def issue_token(
+    session: Session, user: User, *, kind: str = "personal", name: str = "api", ttl: timedelta | None = None
+) -> tuple[ApiToken, str]:
+    """A new bearer token; the raw value is returned once and only its hash is kept."""
+    raw = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    expires = datetime.now(UTC) + ttl if ttl is not None else None
+    token = ApiToken(
+        user_id=user.id, name=name[:100], kind=kind, token_hash=token_hash(raw), prefix=raw[:10], expires_at=expires
+    )
+    session.add(token)
+    session.flush()
+    if kind == "personal":
+        audit(
+            session,
+            "token",
+            token.id,
+            "create",
+            {"user_id": user.id, "name": token.name, "expires_at": expires.isoformat() if expires else None},
+        )
+    return token, raw
+
+
+def login(session: Session, email: str, password: str) -> tuple[ApiToken, str]:
+    """A session token for a correct email and password; 401 otherwise (the same answer for both mistakes)."""
+    user = session.scalar(select(User).where(User.email == email.strip().lower()))
+    if user is None or not user.active or not verify_password(user.password_hash, password):
+        raise Unauthorized("wrong email or password")
+    return issue_token(session, user, kind="session", name="login", ttl=SESSION_TTL)
+
+
+def authenticate(session: Session, raw: str | None) -> Principal:
+    """The principal of a bearer token; 401 for a missing, unknown, revoked or expired token."""
+    if not raw:
+        raise Unauthorized("a bearer token is required (Authorization: Bearer <token>)")
+    token = session.scalar(select(ApiToken).where(ApiToken.token_hash == token_hash(raw)))
+    now = datetime.now(UTC)
+    if token is None or token.revoked_at is not None:
+        raise Unauthorized("the token is not valid")
+    expires = token.expires_at
+    if expires is not None and (expires if expires.tzinfo else expires.replace(tzinfo=UTC)) <= now:
+        raise Unauthorized("the token has expired")
+    user = session.get(User, token.user_id)
+    if user is None or not user.active:
+        raise Unauthorized("the token is not valid")
+    token.last_used_at = now
+    return Principal(user_id=user.id, role=user.role, org_id=user.org_id, email=user.email, token_id=token.id)
+
+
+def list_tokens(session: Session, principal: Principal) -> list[ApiToken]:
+    """The caller's personal tokens (never their values)."""
+    stmt = select(ApiToken).where(ApiToken.user_id == principal.user_id, ApiToken.kind == "personal")
+    return list(session.scalars(stmt.order_by(ApiToken.id)))
+
+
+def revoke_token(session: Session, principal: Principal, token_id: int) -> None:
+    """Revoke one of the caller's tokens (admins may revoke anyone's); 404 for another user's token."""
+    token = session.get(ApiToken, token_id)
+    if token is None or (token.user_id != principal.user_id and principal.role != "admin"):
+        raise NotFound(f"token {token_id} not found")
+    if token.revoked_at is None:
+        token.revoked_at = datetime.now(UTC)
+        audit(session, "token", token.id, "revoke", {"user_id": token.user_id})
+
+
+def user_summary(user: User) -> dict[str, Any]:
+    """A user as the API shows it (never the password hash)."""
+    return {
+        "id": user.id,
+        "email": user.email,
+        "role": user.role,
+        "org_id": user.org_id,
+        "active": user.active,
+        "created_at": user.created_at.isoformat() if user.created_at else None,
+    }
+
+
+def ensure_admin(session: Session, email: str, password: str | None) -> tuple[bool, str | None]:
+    """Create the first admin when the database has no user yet.
+
+    Returns whether an admin was created and the generated password (None when one was configured).
+    """
+    if session.scalar(select(User.id).limit(1)) is not None:
+        return False, None
+    generated = None if password else secrets.token_urlsafe(12)
+    create_user(session, email=email, role="admin", org="天津中心成果转化组", password=password or generated)
+    return True, generated

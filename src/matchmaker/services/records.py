@@ -1,0 +1,330 @@
+"""Rules for both lists: create, read, update, delete, list, and the change log every write appends to."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal, cast
+
+from pydantic import BaseModel
+from sqlalchemy import Select, func, or_, select
+from sqlalchemy.orm import Session
+
+from matchmaker.domain import ACHIEVEMENT_LABELS, DEMAND_LABELS, AchievementStatus, DemandStatus
+from matchmaker.errors import Conflict, NotFound, ValidationFailed, field_error
+from matchmaker.models import Achievement, Demand, RecordChange
+from matchmaker.schemas import (
+    AchievementCreate,
+    AchievementRead,
+    AchievementUpdate,
+    DemandCreate,
+    DemandRead,
+    DemandUpdate,
+)
+from matchmaker.search.text import detect_language, normalize_text, to_simplified, to_traditional
+from matchmaker.services.access import (
+    Principal,
+    can_read,
+    can_write,
+    disclosed_demands,
+    hides_enterprise,
+    owner_org,
+    require_writer,
+    scope_read,
+)
+from matchmaker.services.audit import audit
+
+Kind = Literal["achievements", "demands"]
+Record = Achievement | Demand
+
+
+@dataclass(frozen=True)
+class KindSpec:
+    """Everything that differs between the supply list and the demand list."""
+
+    kind: Kind
+    model: type[Achievement] | type[Demand]
+    create: type[BaseModel]
+    update: type[BaseModel]
+    read: type[BaseModel]
+    labels: dict[str, str]
+    body: str  # summary | description
+    trl_column: str  # trl | min_trl
+    statuses: tuple[str, ...]
+    noun: str
+
+
+ACHIEVEMENTS = KindSpec(
+    kind="achievements",
+    model=Achievement,
+    create=AchievementCreate,
+    update=AchievementUpdate,
+    read=AchievementRead,
+    labels=ACHIEVEMENT_LABELS,
+    body="summary",
+    trl_column="trl",
+    statuses=tuple(s.value for s in AchievementStatus),
+    noun="achievement",
+)
+DEMANDS = KindSpec(
+    kind="demands",
+    model=Demand,
+    create=DemandCreate,
+    update=DemandUpdate,
+    read=DemandRead,
+    labels=DEMAND_LABELS,
+    body="description",
+    trl_column="min_trl",
+    statuses=tuple(s.value for s in DemandStatus),
+    noun="demand",
+)
+SPECS: dict[str, KindSpec] = {"achievements": ACHIEVEMENTS, "demands": DEMANDS}
+
+SORTABLE = ("id", "created_at", "updated_at", "title", "trl", "external_id", "price_wan", "budget_wan", "deadline")
+
+
+@dataclass
+class ListQuery:
+    """Filters, sort and page of a list request."""
+
+    fields: Sequence[str] = ()
+    regions: Sequence[str] = ()
+    statuses: Sequence[str] = ()
+    trl_min: int | None = None
+    trl_max: int | None = None
+    external_id: str | None = None
+    q: str | None = None
+    sort: str = "id"
+    limit: int = 50
+    offset: int = 0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def content_hash(text: str) -> str:
+    """SHA-256 of the embedded text; an unchanged hash means an unchanged vector."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _refresh_derived(record: Record) -> None:
+    text = record.embed_text()
+    record.content_hash = content_hash(text)
+    record.language = detect_language(text)
+
+
+def log_change(session: Session, kind: Kind, record_id: int, op: Literal["upsert", "delete"]) -> None:
+    """Append to the change log that indexes follow."""
+    session.add(RecordChange(kind=kind, record_id=record_id, op=op))
+    session.info["records_changed"] = True
+
+
+def _ensure_external_id_free(
+    session: Session, spec: KindSpec, external_id: str | None, own_id: int | None, principal: Principal | None = None
+) -> None:
+    if external_id is None:
+        return
+    existing = session.scalar(select(spec.model.id).where(spec.model.external_id == external_id))
+    if existing is not None and existing != own_id:
+        if principal is not None and not principal.is_staff:  # say no more than that the id is taken
+            raise Conflict(
+                f"external_id {external_id!r} is already used", fields=[field_error("external_id", "already used")]
+            )
+        raise Conflict(
+            f"{spec.noun} with external_id {external_id!r} already exists (id {existing})",
+            fields=[field_error("external_id", "already used", existing_id=existing)],
+        )
+
+
+def resolve_org(session: Session, spec: KindSpec, values: dict[str, Any], principal: Principal | None) -> int | None:
+    """The owning organisation: the caller's own (enterprise / institution members), else the named owner."""
+    own = owner_org(principal)
+    if own is not None:
+        return own
+    name = values.get("owner" if spec.kind == "achievements" else "enterprise")
+    if not name:
+        return None
+    from matchmaker.services.auth import get_or_create_org
+
+    return get_or_create_org(session, name, "institution" if spec.kind == "achievements" else "enterprise").id
+
+
+def _audit_values(values: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in values.items() if v not in (None, [], "")}
+
+
+def create_record(
+    session: Session,
+    spec: KindSpec,
+    data: BaseModel,
+    *,
+    source: str = "api",
+    import_batch_id: int | None = None,
+    principal: Principal | None = None,
+) -> Record:
+    """Insert a record owned by the caller's organisation; 403 for a role that never writes this list, 409 when
+    its external_id is taken."""
+    require_writer(principal, spec.kind)
+    values = data.model_dump()
+    _ensure_external_id_free(session, spec, values.get("external_id"), None, principal)
+    record = spec.model(
+        **values, source=source, import_batch_id=import_batch_id, org_id=resolve_org(session, spec, values, principal)
+    )
+    _refresh_derived(record)
+    session.add(record)
+    session.flush()
+    log_change(session, spec.kind, record.id, "upsert")
+    audit(session, spec.noun, record.id, "create", _audit_values(values))
+    return record
+
+
+def get_record(
+    session: Session, spec: KindSpec, record_id: int, principal: Principal | None = None, *, write: bool = False
+) -> Record:
+    """A record by id; 404 when there is none or the caller may not see (or, with write, change) it."""
+    record = cast(Record | None, session.get(spec.model, record_id))
+    allowed = record is not None and (can_write(principal, record) if write else can_read(principal, record))
+    if record is None or not allowed:
+        raise NotFound(f"{spec.noun} {record_id} not found")
+    return record
+
+
+def apply_changes(
+    session: Session,
+    spec: KindSpec,
+    record: Record,
+    changes: dict[str, Any],
+    *,
+    source: str | None = None,
+    principal: Principal | None = None,
+) -> bool:
+    """Set changed fields on a record; returns whether anything changed."""
+    for name in ("title", spec.body, "field", "region", "status"):
+        if name in changes and changes[name] is None:
+            raise ValidationFailed(f"{name} cannot be null", fields=[field_error(name, "cannot be null")])
+    if "external_id" in changes:
+        _ensure_external_id_free(session, spec, changes["external_id"], record.id, principal)
+    diff: dict[str, list[Any]] = {}
+    for name, value in changes.items():
+        old = getattr(record, name)
+        if old != value:
+            setattr(record, name, value)
+            diff[name] = [old, value]
+    if diff:
+        if source is not None:
+            record.source = source
+        _refresh_derived(record)
+        session.flush()
+        log_change(session, spec.kind, record.id, "upsert")
+        audit(session, spec.noun, record.id, "update", diff)
+    return bool(diff)
+
+
+def update_record(
+    session: Session, spec: KindSpec, record_id: int, patch: BaseModel, principal: Principal | None = None
+) -> Record:
+    """Change the fields given in a PATCH body."""
+    require_writer(principal, spec.kind)
+    record = get_record(session, spec, record_id, principal, write=True)
+    apply_changes(session, spec, record, patch.model_dump(exclude_unset=True), principal=principal)
+    return record
+
+
+def delete_record(session: Session, spec: KindSpec, record_id: int, principal: Principal | None = None) -> None:
+    """Delete a record (and log it, so indexes drop it)."""
+    require_writer(principal, spec.kind)
+    record = get_record(session, spec, record_id, principal, write=True)
+    audit(session, spec.noun, record_id, "delete", {"external_id": record.external_id, "title": record.title})
+    session.delete(record)
+    session.flush()
+    log_change(session, spec.kind, record_id, "delete")
+
+
+def _text_variants(q: str) -> list[str]:
+    """The query as typed, in Simplified and in Traditional (with Taiwan phrasing): records keep their own script."""
+    base = normalize_text(q)
+    variants = {base, to_simplified(base)}
+    variants.update(to_traditional(base))
+    return sorted(v for v in variants if v)
+
+
+def filtered_select(spec: KindSpec, query: ListQuery) -> Select[Any]:
+    """SELECT of the records matching the filters (no order, no page)."""
+    model = spec.model
+    stmt = select(model)
+    if query.fields:
+        stmt = stmt.where(model.field.in_(list(query.fields)))
+    if query.regions:
+        stmt = stmt.where(model.region.in_(list(query.regions)))
+    if query.statuses:
+        stmt = stmt.where(model.status.in_(list(query.statuses)))
+    trl_col = getattr(model, spec.trl_column)
+    if query.trl_min is not None:
+        stmt = stmt.where(trl_col >= query.trl_min)
+    if query.trl_max is not None:
+        stmt = stmt.where(trl_col <= query.trl_max)
+    if query.external_id:
+        stmt = stmt.where(model.external_id == query.external_id)
+    if query.q:
+        body = getattr(model, spec.body)
+        conditions = []
+        for variant in _text_variants(query.q):
+            pattern = f"%{variant}%"
+            conditions += [model.title.ilike(pattern), body.ilike(pattern)]
+        stmt = stmt.where(or_(*conditions))
+    for name, value in query.extra.items():
+        stmt = stmt.where(getattr(model, name) == value)
+    return stmt
+
+
+def list_records(
+    session: Session, spec: KindSpec, query: ListQuery, principal: Principal | None = None
+) -> tuple[list[Record], int]:
+    """One page of the records the caller may see, and their total count."""
+    stmt = scope_read(filtered_select(spec, query), spec.kind, principal)
+    total = session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0
+    descending = query.sort.startswith("-")
+    name = query.sort.lstrip("-")
+    if name not in SORTABLE or not hasattr(spec.model, name):
+        allowed = [s for s in SORTABLE if hasattr(spec.model, s)]
+        raise ValidationFailed(
+            f"cannot sort by {name!r}; use one of {', '.join(allowed)} (prefix - for descending)",
+            fields=[field_error("sort", f"unknown sort key {name!r}")],
+        )
+    column = getattr(spec.model, name)
+    order = column.desc().nulls_last() if descending else column.asc().nulls_last()
+    stmt = stmt.order_by(order, spec.model.id.desc() if descending else spec.model.id.asc())
+    items = list(session.scalars(stmt.limit(query.limit).offset(query.offset)))
+    return items, total
+
+
+def find_by_external_ids(session: Session, spec: KindSpec, external_ids: Sequence[str]) -> dict[str, Record]:
+    """Existing records by external_id (in chunks, so a large import stays within parameter limits)."""
+    found: dict[str, Record] = {}
+    ids = list(external_ids)
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        for record in cast(
+            list[Record], session.scalars(select(spec.model).where(spec.model.external_id.in_(chunk))).all()
+        ):
+            assert record.external_id is not None
+            found[record.external_id] = record
+    return found
+
+
+def present(session: Session, spec: KindSpec, records: Sequence[Record], principal: Principal | None) -> list[Any]:
+    """Records as the caller may see them: needs' enterprise hidden where confidential and not disclosed."""
+    reads = [spec.read.model_validate(r) for r in records]
+    if spec.kind != "demands" or principal is None or principal.is_staff:
+        return reads
+    disclosed = disclosed_demands(session, principal, [r.id for r in records])
+    out = []
+    for record, read in zip(records, reads, strict=True):
+        if hides_enterprise(principal, cast(Demand, record), disclosed):
+            read = read.model_copy(update={"enterprise": None, "enterprise_hidden": True})
+        out.append(read)
+    return out
+
+
+def count_records(session: Session, spec: KindSpec) -> int:
+    """Number of records in a list."""
+    return session.scalar(select(func.count()).select_from(spec.model)) or 0

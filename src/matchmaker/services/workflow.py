@@ -1,0 +1,222 @@
+"""The managers' review workflow: moves of a pairing through its life cycle, assignment, notes, disclosure, history.
+
+proposed (推荐) → shortlisted (初筛) → contacted (对接) → meeting (洽谈) → signed (签约) → landed (落地); any open
+stage may be rejected with a reason. landed and rejected are final; rejected pairings are never proposed again.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, cast
+
+from sqlalchemy import Select, func, select
+from sqlalchemy.orm import Session
+
+from matchmaker.errors import Conflict, NotFound, ValidationFailed, field_error
+from matchmaker.models import Achievement, Demand, Match, MatchEvent, User, utcnow
+from matchmaker.services.access import (
+    Principal,
+    disclosed_demands,
+    hides_enterprise,
+    present_demand,
+    require_staff,
+)
+from matchmaker.services.audit import audit
+from matchmaker.services.matching import achievement_brief, demand_brief
+
+STATUSES = ("proposed", "shortlisted", "contacted", "meeting", "signed", "landed", "rejected")
+MOVES: dict[str, tuple[str, ...]] = {
+    "proposed": ("shortlisted", "rejected"),
+    "shortlisted": ("contacted", "rejected"),
+    "contacted": ("meeting", "rejected"),
+    "meeting": ("signed", "rejected"),
+    "signed": ("landed", "rejected"),
+    "landed": (),
+    "rejected": (),
+}
+REJECT_REASONS = ("not_relevant", "immature", "too_expensive", "mode_mismatch", "already_solved", "other")
+STAGE_ORDER = {s: i for i, s in enumerate(STATUSES[:-1])}
+
+
+@dataclass
+class MatchQuery:
+    """Filters and page of the pairing list."""
+
+    statuses: tuple[str, ...] = ()
+    assignee_id: int | None = None
+    fields: tuple[str, ...] = ()
+    regions: tuple[str, ...] = ()
+    run_id: int | None = None
+    demand_id: int | None = None
+    achievement_id: int | None = None
+    limit: int = 50
+    offset: int = 0
+
+
+def _visible(stmt: Select[Any], principal: Principal | None) -> Select[Any]:
+    """Pairings the caller may see: staff all; an enterprise its needs'; an institution its achievements'."""
+    if principal is None or principal.is_staff:
+        return stmt
+    if principal.role == "enterprise":
+        return stmt.where(Demand.org_id == principal.org_id)
+    return stmt.where(Achievement.org_id == principal.org_id)
+
+
+def _base() -> Select[Any]:
+    stmt = (
+        select(Match, Demand, Achievement)
+        .join(Demand, Match.demand_id == Demand.id)
+        .join(Achievement, Match.achievement_id == Achievement.id)
+    )
+    return cast(Select[Any], stmt)
+
+
+def list_matches(session: Session, query: MatchQuery, principal: Principal | None) -> tuple[list[dict[str, Any]], int]:
+    """One page of pairings (best first within each need) and the total."""
+    for status in query.statuses:
+        if status not in STATUSES:
+            raise ValidationFailed(
+                f"status must be one of {', '.join(STATUSES)}",
+                fields=[field_error("status", f"unknown status {status!r}")],
+            )
+    stmt = _visible(_base(), principal)
+    if query.statuses:
+        stmt = stmt.where(Match.status.in_(query.statuses))
+    if query.assignee_id is not None:
+        stmt = stmt.where(Match.assignee_id == query.assignee_id)
+    if query.fields:
+        stmt = stmt.where(Demand.field.in_(query.fields))
+    if query.regions:
+        stmt = stmt.where(Demand.region.in_(query.regions))
+    if query.run_id is not None:
+        stmt = stmt.where(Match.run_id == query.run_id)
+    if query.demand_id is not None:
+        stmt = stmt.where(Match.demand_id == query.demand_id)
+    if query.achievement_id is not None:
+        stmt = stmt.where(Match.achievement_id == query.achievement_id)
+    total = session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0
+    rows = session.execute(
+        stmt.order_by(Match.demand_id, Match.rank, Match.id).limit(query.limit).offset(query.offset)
+    ).all()
+    disclosed = disclosed_demands(session, principal, [d.id for _, d, _ in rows])
+    return [present(m, d, a, principal, disclosed) for m, d, a in rows], total
+
+
+def present(
+    match: Match, demand: Demand, achievement: Achievement, principal: Principal | None, disclosed: set[int]
+) -> dict[str, Any]:
+    """A pairing as the caller may see it."""
+    return {
+        "id": match.id,
+        "status": match.status,
+        "rank": match.rank,
+        "score": round(match.score, 4),
+        "run_id": match.run_id,
+        "assignee_id": match.assignee_id,
+        "reject_reason": match.reject_reason,
+        "disclosed": match.disclosed,
+        "notes": match.notes,
+        "explanation": match.explanation,
+        "demand": present_demand(demand_brief(demand), hides_enterprise(principal, demand, disclosed)),
+        "achievement": achievement_brief(achievement),
+        "allowed_moves": list(MOVES[match.status]),
+        "created_at": match.created_at.isoformat() if match.created_at else None,
+        "updated_at": match.updated_at.isoformat() if match.updated_at else None,
+        "status_changed_at": match.status_changed_at.isoformat() if match.status_changed_at else None,
+    }
+
+
+def get_match(session: Session, match_id: int, principal: Principal | None) -> dict[str, Any]:
+    """One pairing; 404 when there is none or the caller may not see it."""
+    row = session.execute(_visible(_base().where(Match.id == match_id), principal)).first()
+    if row is None:
+        raise NotFound(f"match {match_id} not found")
+    match, demand, achievement = row
+    return present(match, demand, achievement, principal, disclosed_demands(session, principal, [demand.id]))
+
+
+def update_match(session: Session, match_id: int, changes: dict[str, Any], principal: Principal | None) -> None:
+    """Move, assign, annotate or disclose a pairing (managers and admins); illegal moves answer 409."""
+    require_staff(principal, "change pairings")
+    match = session.get(Match, match_id)
+    if match is None:
+        raise NotFound(f"match {match_id} not found")
+    diff: dict[str, Any] = {}
+    now = utcnow()
+    status = changes.get("status")
+    if status is not None and status != match.status:
+        allowed = MOVES.get(match.status, ())
+        if status not in allowed:
+            moves = ", ".join(allowed) or "none (final)"
+            raise Conflict(
+                f"cannot move a {match.status} pairing to {status}; allowed: {moves}",
+                fields=[field_error("status", f"allowed: {moves}")],
+                allowed=list(allowed),
+            )
+        reason = changes.get("reject_reason")
+        if status == "rejected" and reason not in REJECT_REASONS:
+            raise ValidationFailed(
+                f"rejecting needs reject_reason, one of {', '.join(REJECT_REASONS)}",
+                fields=[field_error("reject_reason", f"one of {', '.join(REJECT_REASONS)}")],
+            )
+        session.add(
+            MatchEvent(
+                match_id=match.id,
+                actor_id=principal.user_id if principal else None,
+                from_status=match.status,
+                to_status=status,
+                reason=reason,
+                note=changes.get("note"),
+                at=now,
+            )
+        )
+        diff["status"] = [match.status, status]
+        match.status = status
+        match.status_changed_at = now
+        if status == "rejected":
+            match.reject_reason = reason
+            diff["reject_reason"] = reason
+    elif changes.get("reject_reason") is not None:
+        raise ValidationFailed(
+            "reject_reason is only given when rejecting",
+            fields=[field_error("reject_reason", "only with status rejected")],
+        )
+    if "assignee_id" in changes and changes["assignee_id"] != match.assignee_id:
+        assignee = changes["assignee_id"]
+        if assignee is not None:
+            user = session.get(User, assignee)
+            if user is None or user.role not in ("manager", "admin"):
+                raise ValidationFailed(
+                    "assignee_id must be a manager or admin", fields=[field_error("assignee_id", "not a manager")]
+                )
+        diff["assignee_id"] = [match.assignee_id, assignee]
+        match.assignee_id = assignee
+    if changes.get("note"):
+        note = {"at": now.isoformat(), "by": principal.user_id if principal else None, "text": changes["note"]}
+        match.notes = [*match.notes, note]
+        diff["note"] = changes["note"]
+    if "disclosed" in changes and changes["disclosed"] is not None and changes["disclosed"] != match.disclosed:
+        diff["disclosed"] = [match.disclosed, changes["disclosed"]]
+        match.disclosed = bool(changes["disclosed"])
+    if diff:
+        match.updated_at = now
+        session.flush()
+        audit(session, "match", match.id, "update", diff)
+
+
+def history(session: Session, match_id: int, principal: Principal | None) -> list[dict[str, Any]]:
+    """The moves of one pairing, oldest first."""
+    get_match(session, match_id, principal)
+    events = session.scalars(select(MatchEvent).where(MatchEvent.match_id == match_id).order_by(MatchEvent.id))
+    return [
+        {
+            "from": e.from_status,
+            "to": e.to_status,
+            "reason": e.reason,
+            "note": e.note,
+            "actor_id": e.actor_id,
+            "at": e.at.isoformat() if isinstance(e.at, datetime) else e.at,
+        }
+        for e in events
+    ]

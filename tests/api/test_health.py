@@ -1,0 +1,38 @@
+"""Health, readiness, metrics and the OpenAPI description."""
+
+from __future__ import annotations
+
+from fastapi.testclient import TestClient
+
+from tests.factories import achievement
+
+
+def test_healthz(client: TestClient) -> None:
+    assert client.get("/healthz").json() == {"status": "ok"}
+
+
+def test_readyz_reports_current_migration(client: TestClient) -> None:
+    body = client.get("/readyz").json()
+    assert body["status"] == "ready"
+    assert body["migration"]
+
+
+def test_metrics_count_requests_and_records(client: TestClient) -> None:
+    client.post("/api/v1/achievements", json=achievement())
+    text = client.get("/metrics").text
+    assert 'matchmaker_http_requests_total{method="POST",route="/api/v1/achievements",status="201"}' in text
+    assert 'matchmaker_records{kind="achievements"} 1.0' in text
+
+
+def test_openapi_has_chinese_examples(client: TestClient) -> None:
+    spec = client.get("/openapi.json").json()
+    example = spec["components"]["schemas"]["AchievementCreate"]["examples"][0]
+    assert example["field"] == "新材料"
+    assert "/api/v1/imports/demands" in spec["paths"]
+    assert client.get("/docs").status_code == 200
+
+
+def test_unknown_route_uses_the_error_shape(client: TestClient) -> None:
+    response = client.get("/api/v1/nothing")
+    assert response.status_code == 404
+    assert response.json()["error"] == "not_found"

@@ -1,0 +1,216 @@
+"""BM25 lexical index: ranking, script folding, updates, filters, concurrency."""
+
+from __future__ import annotations
+
+import math
+import threading
+
+import numpy as np
+import pytest
+
+from matchmaker.search.lexical import LexicalIndex
+from matchmaker.search.text import tokenize
+
+DOCS = {
+    1: "相变蓄冷材料用于冷链物流运输箱，蓄冷时间长达72小时",
+    2: "锂离子电池正极材料的制备工艺，提高材料循环寿命",
+    3: "发酵罐在线监测系统，实时检测染菌风险",
+    4: "冷链物流车辆调度软件，降低运输成本",
+    5: "高分子材料注塑成型工艺优化",
+}
+
+
+@pytest.fixture
+def index() -> LexicalIndex:
+    ix = LexicalIndex()
+    ix.upsert(list(DOCS), list(DOCS.values()))
+    return ix
+
+
+def test_doc_sharing_rare_terms_ranks_first(index: LexicalIndex) -> None:
+    hits = index.search(tokenize("相变蓄冷材料"), k=5)
+    assert hits[0][0] == 1
+    # 材料 is in three documents, so they all match, but below the one that also has 相变 and 蓄冷.
+    assert {i for i, _ in hits} == {1, 2, 5}
+    assert [s for _, s in hits] == sorted((s for _, s in hits), reverse=True)
+    assert all(s > 0 for _, s in hits)
+    assert index.idf("蓄冷") > index.idf("材料")
+
+
+def test_score_follows_the_lucene_bm25_formula() -> None:
+    ix = LexicalIndex(k1=1.2, b=0.75)
+    ix.upsert_tokens([10, 20, 30], [["a", "b", "a"], ["b", "c"], ["c"]])
+    # N = 3, avgdl = 2; df(a) = 1, df(b) = 2. For doc 10 (|d| = 3, tf(a) = 2, tf(b) = 1):
+    n, avgdl, k1, b = 3, 2.0, 1.2, 0.75
+
+    def idf(df: int) -> float:
+        return math.log(1 + (n - df + 0.5) / (df + 0.5))
+
+    def tfc(tf: int, dl: int) -> float:
+        return tf / (tf + k1 * (1 - b + b * dl / avgdl))
+
+    expected = idf(1) * tfc(2, 3) + idf(2) * tfc(1, 3)
+    assert ix.scores(["a", "b"], [10])[0] == pytest.approx(expected, rel=1e-5)
+    assert ix.idf("a") == pytest.approx(idf(1), rel=1e-6)
+    assert ix.idf("unseen") == pytest.approx(idf(0))
+
+
+def test_traditional_query_matches_simplified_doc(index: LexicalIndex) -> None:
+    hits = index.search(tokenize("發酵罐線上監測"), k=3)
+    assert hits[0][0] == 3
+
+
+def test_upsert_replaces_a_record(index: LexicalIndex) -> None:
+    index.upsert([3], ["量子点显示面板"])
+    assert len(index) == 5
+    assert index.search(tokenize("发酵罐"), k=5) == []
+    assert index.search(tokenize("量子点"), k=5)[0][0] == 3
+    assert index.tokens(3) == tokenize("量子点显示面板")
+
+
+def test_remove(index: LexicalIndex) -> None:
+    index.remove([1, 999])
+    assert len(index) == 4
+    assert index.tokens(1) is None
+    assert 1 not in {i for i, _ in index.search(tokenize("相变蓄冷材料"), k=5)}
+    index.remove([])  # a no-op, not an error
+
+
+def test_allowed_restricts_the_search(index: LexicalIndex) -> None:
+    query = tokenize("相变蓄冷材料")
+    # doc 2 holds 材料 twice, doc 5 once
+    assert [i for i, _ in index.search(query, k=5, allowed=np.array([2, 5, 4]))] == [2, 5]
+    assert index.search(query, k=5, allowed=np.array([4])) == []  # allowed but no shared token
+    assert index.search(query, k=5, allowed=np.array([], dtype=np.int64)) == []
+    assert index.search(query, k=5, allowed=np.array([404])) == []
+    with pytest.raises(TypeError):
+        index.search(query, k=5, allowed=np.ones(5, dtype=bool))
+
+
+def test_scores_for_given_ids(index: LexicalIndex) -> None:
+    query = tokenize("冷链物流")
+    scores = index.scores(query, [4, 404, 3, 1])
+    assert scores.shape == (4,)
+    assert scores[0] > 0
+    assert scores[3] > 0
+    assert scores[1] == 0
+    assert scores[2] == 0
+    by_search = dict(index.search(query, k=5))
+    assert scores[0] == pytest.approx(by_search[4])
+    assert index.scores(query, []).shape == (0,)
+
+
+def test_k_caps_results_and_ties_break_by_id() -> None:
+    ix = LexicalIndex()
+    ix.upsert_tokens([7, 3, 5, 9], [["x", "y"], ["x", "y"], ["x", "y"], ["z", "w"]])
+    assert [i for i, _ in ix.search(["x"], k=2)] == [3, 5]
+    assert [i for i, _ in ix.search(["x"], k=10)] == [3, 5, 7]
+    assert ix.search(["x"], k=0) == []
+
+
+def test_numpy_id_arrays_are_accepted() -> None:
+    ix = LexicalIndex()
+    ix.upsert_tokens(np.array([4, 2]), [["x"], ["y"]])
+    assert ix.scores(["x"], np.array([2, 4]))[1] > 0
+    ix.remove(np.array([4]))
+    assert ix.search(["x"], k=3) == []
+
+
+def test_empty_index_and_empty_query_give_empty_results(index: LexicalIndex) -> None:
+    empty = LexicalIndex()
+    assert len(empty) == 0
+    assert empty.search(["材料"], k=5) == []
+    assert empty.scores(["材料"], [1, 2]).tolist() == [0.0, 0.0]
+    assert empty.tokens(1) is None
+    assert index.search([], k=5) == []
+    assert index.search(["不存在的词"], k=5) == []
+    assert index.scores([], [1]).tolist() == [0.0]
+    # records without a single token (all stop words) are indexed but never match
+    only_empty = LexicalIndex()
+    only_empty.upsert([1], ["的 了 和"])
+    assert len(only_empty) == 1
+    assert only_empty.tokens(1) == []
+    assert only_empty.search(["的"], k=5) == []
+
+
+def test_mismatched_lengths_are_rejected(index: LexicalIndex) -> None:
+    with pytest.raises(ValueError, match="2 ids but 1"):
+        index.upsert([1, 2], ["x"])
+
+
+def test_searches_run_while_another_thread_upserts() -> None:
+    ix = LexicalIndex()
+    ix.upsert_tokens(list(range(200)), [["base", f"t{i}"] for i in range(200)])
+    errors: list[BaseException] = []
+    stop = threading.Event()
+
+    def reader() -> None:
+        try:
+            while not stop.is_set():
+                hits = ix.search(["base", "new"], k=5)
+                assert len(hits) == 5
+                assert all(s > 0 for _, s in hits)
+                assert ix.scores(["base"], [0, 1]).shape == (2,)
+        except BaseException as exc:  # reported to the main thread
+            errors.append(exc)
+
+    readers = [threading.Thread(target=reader) for _ in range(4)]
+    for t in readers:
+        t.start()
+    for batch in range(20):
+        ids = list(range(1000 + batch * 10, 1010 + batch * 10))
+        ix.upsert_tokens(ids, [["new", "base"] for _ in ids])
+        ix.remove([batch])
+    stop.set()
+    for t in readers:
+        t.join(timeout=30)
+    assert not errors, errors
+    assert len(ix) == 200 - 20 + 200
+    # after the writes, a read sees all of them
+    assert len(ix.search(["new"], k=1000)) == 200
+
+
+def test_search_and_scores_agree_exactly_with_repeated_query_tokens(index: LexicalIndex) -> None:
+    query = tokenize("冷链物流 冷链 材料 材料 材料")
+    hits = index.search(query, k=5)
+    assert [s for _, s in hits] == index.scores(query, [i for i, _ in hits]).tolist()
+
+
+def test_a_large_index_keeps_answering_from_the_previous_snapshot_while_it_rebuilds(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    ix = LexicalIndex(sync_rebuild_max=10)
+    ix.upsert_tokens(list(range(40)), [["base", f"t{i}"] for i in range(40)])
+    assert len(ix.search(["base"], k=100)) == 40  # the first build after a bulk load is waited for
+    release = threading.Event()
+    building = threading.Event()
+    build = ix._build
+
+    def slow_build(*args: object) -> object:
+        building.set()
+        assert release.wait(10)
+        return build(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(ix, "_build", slow_build)
+    ix.upsert_tokens([100], [["fresh", "base"]])
+    ix.remove([0])
+    # the read does not wait for the rebuild: the previous snapshot answers (0 is still there, 100 not yet)
+    assert ix.search(["fresh"], k=5) == []
+    assert 0 in {i for i, _ in ix.search(["t0"], k=5)}
+    assert building.wait(10)
+    release.set()
+    ix.refresh()  # waits for the background rebuild and any writes after it
+    assert [i for i, _ in ix.search(["fresh"], k=5)] == [100]
+    assert ix.search(["t0"], k=5) == []
+    assert len(ix.search(["base"], k=100)) == 40
+
+
+def test_rewriting_the_same_tokens_costs_no_rebuild(index: LexicalIndex) -> None:
+    index.search(["材料"], k=5)
+    version = index._version
+    index.upsert([1, 2], [DOCS[1], DOCS[2]])
+    assert index._version == version
+    assert 1 in index
+    assert 99 not in index
+    index.upsert([1], ["全新的文本"])
+    assert index._version == version + 1

@@ -1,0 +1,149 @@
+"""The command line against an embedded SQLite database in a temporary data directory."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from matchmaker.cli import app
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("MATCHMAKER_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.delenv("MATCHMAKER_DATABASE_URL", raising=False)
+    return tmp_path
+
+
+def test_db_upgrade_and_current(env: Path) -> None:
+    result = runner.invoke(app, ["db", "upgrade"])
+    assert result.exit_code == 0, result.output
+    current = runner.invoke(app, ["db", "current"])
+    assert json.loads(current.stdout)["up_to_date"] is True
+    assert (env / "data" / "matchmaker.db").exists()
+
+
+def test_import_dry_run_import_and_export(env: Path) -> None:
+    source = env / "needs.csv"
+    source.write_bytes(
+        "需求编号,需求名称,需求描述,所属产业链,所在地区,期望合作方式\n"
+        "TJ-1,焊缝开裂,低温冲击功不足,高端装备,天津,合作开发、技术服务\n"
+        "TJ-2,染菌,发酵罐染菌率5%,生物醫藥,天津,转让\n".encode("gb18030")
+    )
+    dry = runner.invoke(app, ["import", "demands", str(source), "--dry-run"])
+    assert dry.exit_code == 0, dry.output
+    assert json.loads(dry.stdout.strip().splitlines()[-1])["created"] == 2
+    real = runner.invoke(app, ["import", "demands", str(source)])
+    assert json.loads(real.stdout.strip().splitlines()[-1])["written"] is True
+    out = env / "out.json"
+    exported = runner.invoke(app, ["export", "demands", "--out", str(out)])
+    assert exported.exit_code == 0, exported.output
+    rows = json.loads(out.read_text(encoding="utf-8"))
+    assert [r["external_id"] for r in rows] == ["TJ-1", "TJ-2"]
+    assert rows[1]["field"] == "生物医药"
+
+
+def test_import_reports_failed_rows_with_exit_code_2(env: Path) -> None:
+    source = env / "bad.csv"
+    source.write_text("title,summary,trl\n好,简介,10\n", encoding="utf-8")
+    result = runner.invoke(app, ["import", "achievements", str(source), "--atomic"])
+    assert result.exit_code == 1
+    assert "trl" in result.output
+
+
+def test_demo_loads_sample_lists(env: Path) -> None:
+    result = runner.invoke(app, ["demo"])
+    assert result.exit_code == 0, result.output
+    assert "achievements" in result.output
+
+
+@pytest.fixture(scope="module")
+def loaded(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A data directory with the sample lists loaded and indexed (once for the module)."""
+    folder = tmp_path_factory.mktemp("cli-loaded")
+    patch = pytest.MonkeyPatch()
+    patch.setenv("MATCHMAKER_DATA_DIR", str(folder / "data"))
+    patch.delenv("MATCHMAKER_DATABASE_URL", raising=False)
+    try:
+        assert runner.invoke(app, ["demo"]).exit_code == 0
+        first = runner.invoke(app, ["reindex"])
+        assert first.exit_code == 0, first.output
+    finally:
+        patch.undo()
+    return folder
+
+
+@pytest.fixture
+def in_loaded(loaded: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("MATCHMAKER_DATA_DIR", str(loaded / "data"))
+    monkeypatch.delenv("MATCHMAKER_DATABASE_URL", raising=False)
+    return loaded
+
+
+def test_reindex_with_nothing_changed_embeds_nothing(in_loaded: Path) -> None:
+    result = runner.invoke(app, ["reindex"])
+    assert result.exit_code == 0, result.output
+    assert "achievements: 300 records" in result.output
+    assert "texts embedded this time: 0" in result.output
+
+
+def test_match_prints_explained_pairings(in_loaded: Path) -> None:
+    result = runner.invoke(app, ["match", "1", "--k", "3", "--json"])
+    assert result.exit_code == 0, result.output
+    items = json.loads(result.stdout)
+    assert [i["rank"] for i in items] == [1, 2, 3]
+    assert items[0]["explanation"]["sentence"].startswith("语义相近")
+    missing = runner.invoke(app, ["match", "999999"])
+    assert missing.exit_code == 1
+    assert "not found" in missing.output
+
+
+def test_match_list_writes_the_spreadsheet(in_loaded: Path) -> None:
+    import openpyxl
+
+    out = in_loaded / "清单.xlsx"
+    result = runner.invoke(app, ["match-list", "--out", str(out), "--k", "2", "--field", "新材料"])
+    assert result.exit_code == 0, result.output
+    rows = list(openpyxl.load_workbook(out).active.iter_rows(values_only=True))  # type: ignore[union-attr]
+    assert rows[0][0] == "需求编号"
+    assert len(rows) - 1 == 2 * 8  # eight open 新材料 needs in the sample list, two pairings each
+    assert runner.invoke(app, ["match-list", "--out", str(in_loaded / "x.pdf")]).exit_code == 2
+
+
+def test_users_create_prints_a_working_token(in_loaded: Path) -> None:
+    result = runner.invoke(
+        app,
+        [
+            "users",
+            "create",
+            "--email",
+            "li@uni.example",
+            "--role",
+            "institution",
+            "--org",
+            "北方理工大学",
+            "--print-token",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    token = result.stdout.strip().splitlines()[-1]
+    assert token.startswith("mm_")
+    duplicate = runner.invoke(app, ["users", "create", "--email", "li@uni.example", "--role", "manager"])
+    assert duplicate.exit_code == 1
+    no_org = runner.invoke(app, ["users", "create", "--email", "x@e.example", "--role", "enterprise"])
+    assert no_org.exit_code == 1
+    assert "needs an organisation" in no_org.output
+
+
+def test_eval_prints_baselines_and_full_ranking(in_loaded: Path) -> None:
+    result = runner.invoke(app, ["eval", "--split", "dev", "--embedders", "use"])
+    assert result.exit_code == 0, result.output
+    assert "bm25" in result.stdout
+    assert "dense:use" in result.stdout
+    assert "full:use" in result.stdout
+    assert runner.invoke(app, ["eval", "--split", "nope"]).exit_code == 2
