@@ -157,6 +157,12 @@ def test_upsert_then_search_returns_self_first() -> None:
     assert idx.ids().tolist() == list(range(1000, 1200))
     np.testing.assert_allclose(stored(idx, 1007), vectors[7])
     assert idx.vector(5) is None
+    found, rows = idx.vectors([1009, 5, 1001])  # one gather; unknown ids are left out, the order is kept
+    assert found == [1009, 1001]
+    np.testing.assert_array_equal(rows, np.stack([stored(idx, 1009), stored(idx, 1001)]))
+    none, empty = idx.vectors([])
+    assert none == []
+    assert empty.shape == (0, vectors.shape[1])
 
 
 def test_empty_index_and_k_larger_than_size() -> None:

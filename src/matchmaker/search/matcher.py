@@ -28,11 +28,11 @@ from matchmaker.search.ranking import (
     ConstraintPolicy,
     NeedFacts,
     OfferFacts,
+    QueryTerms,
     Ranked,
     Weights,
     age_in_days,
     rank,
-    select_shared_terms,
 )
 from matchmaker.search.rerank import CrossEncoderReranker
 from matchmaker.search.text import tokenize
@@ -272,11 +272,12 @@ class Matcher:
         if not ids:
             return []
         qv = np.asarray(vector, dtype=np.float32).reshape(-1)
-        for i in ids:
-            if i not in semantic:
-                # Lexical-only candidates still get their true cosine similarity, from the stored vectors.
-                v = collection.index.vector(i)
-                semantic[i] = float(v @ qv) if v is not None else 0.0
+        lexical_only = [i for i in ids if i not in semantic]
+        if lexical_only:
+            # Lexical-only candidates still get their true cosine similarity, from the stored vectors.
+            semantic.update(dict.fromkeys(lexical_only, 0.0))
+            found, stored = collection.index.vectors(lexical_only)
+            semantic.update(zip(found, (stored @ qv).tolist(), strict=True))
         # BM25 of the lexical hits comes with them (bit-identical to LexicalIndex.scores); look up the others only.
         lexical = dict(lexical_hits)
         others = [i for i in ids if i not in lexical]
@@ -295,13 +296,11 @@ class Matcher:
                     age_days=age_in_days(doc.updated, today),
                 )
             )
-        idf: dict[str, float] = {}
+        terms = QueryTerms(tokens, collection.lexical.idf)
 
         def shared_terms(c: Candidate) -> tuple[str, ...]:
-            # Only the returned pairings are explained, so IDF and shared terms are computed for those alone.
-            if not idf:
-                idf.update({t: collection.lexical.idf(t) for t in set(tokens)})
-            return select_shared_terms(tokens, collection.lexical.tokens(c.id) or [], idf)
+            # Only the returned pairings are explained, so shared terms are computed for those alone.
+            return terms.shared_with(collection.lexical.tokens(c.id) or [])
 
         if self.reranker is None:
             return rank(candidates, k=k, weights=self.weights, policy=policy, today=today, shared_terms=shared_terms)

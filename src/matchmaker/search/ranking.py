@@ -357,18 +357,46 @@ def select_shared_terms(
     query_tokens: Sequence[str], doc_tokens: Sequence[str], idf: dict[str, float], limit: int = 6
 ) -> tuple[str, ...]:
     """Terms both texts contain, most informative first (by IDF), longer terms preferred over their parts."""
-    from matchmaker.search.text import is_meaningful_term
+    return QueryTerms(query_tokens, lambda t: idf.get(t, 0.0)).shared_with(doc_tokens, limit)
 
-    common = {t for t in set(query_tokens) & set(doc_tokens) if is_meaningful_term(t)}
-    # Drop a term that is part of a longer shared term (相变 when 相变蓄冷 is shared); only a longer term can contain
-    # another, and the walk in final order stops at `limit` kept terms (same result as filtering all, then sorting).
-    kept: list[str] = []
-    for t in sorted(common, key=lambda t: (-idf.get(t, 0.0), -len(t), t)):
-        if not any(len(o) > len(t) and t in o for o in common):
-            kept.append(t)
-            if len(kept) == limit:
-                break
-    return tuple(kept)
+
+class QueryTerms:
+    """A query's meaningful terms, prepared once to find the terms each of its candidates shares with it."""
+
+    def __init__(self, query_tokens: Sequence[str], idf: Callable[[str], float]) -> None:
+        from matchmaker.search.text import is_meaningful_term
+
+        self.terms = frozenset(t for t in query_tokens if is_meaningful_term(t))
+        self._idf = idf
+        self._order: dict[str, tuple[float, int, str]] = {}  # sort keys, filled for the terms actually shared
+
+    def _key(self, term: str) -> tuple[float, int, str]:
+        key = self._order.get(term)
+        if key is None:
+            key = self._order[term] = (-self._idf(term), -len(term), term)
+        return key
+
+    def shared_with(self, doc_tokens: Sequence[str], limit: int = 6) -> tuple[str, ...]:
+        """Terms the document shares with the query, most informative first (by IDF), at most ``limit``; a term
+        that is part of a longer shared term is left out (相变 when 相变蓄冷 is shared)."""
+        common = self.terms.intersection(doc_tokens)
+        longest_first = sorted(common, key=len, reverse=True)
+        kept: list[str] = []
+        # The walk in final order stops at `limit` kept terms (the same result as filtering all, then sorting).
+        for t in sorted(common, key=self._key):
+            size = len(t)
+            contained = False
+            for other in longest_first:
+                if len(other) <= size:
+                    break
+                if t in other:
+                    contained = True
+                    break
+            if not contained:
+                kept.append(t)
+                if len(kept) == limit:
+                    break
+        return tuple(kept)
 
 
 def age_in_days(updated: date | None, today: date) -> float | None:

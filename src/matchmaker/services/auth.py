@@ -110,6 +110,11 @@ def login(session: Session, email: str, password: str) -> tuple[ApiToken, str]:
     return issue_token(session, user, kind="session", name="login", ttl=SESSION_TTL)
 
 
+LAST_USED_RESOLUTION = timedelta(minutes=1)
+"""A token's ``last_used_at`` is rewritten at most this often: writing it on every request would turn every read into
+a write (serialised on SQLite, a row lock every request of a script contends for on PostgreSQL)."""
+
+
 def authenticate(session: Session, raw: str | None) -> Principal:
     """The principal of a bearer token; 401 for a missing, unknown, revoked or expired token."""
     if not raw:
@@ -124,7 +129,9 @@ def authenticate(session: Session, raw: str | None) -> Principal:
     user = session.get(User, token.user_id)
     if user is None or not user.active:
         raise Unauthorized("the token is not valid")
-    token.last_used_at = now
+    last = token.last_used_at
+    if last is None or now - (last if last.tzinfo else last.replace(tzinfo=UTC)) >= LAST_USED_RESOLUTION:
+        token.last_used_at = now
     return Principal(user_id=user.id, role=user.role, org_id=user.org_id, email=user.email, token_id=token.id)
 
 
