@@ -47,6 +47,9 @@ class Settings(BaseSettings):
     sync_interval_s: float = Field(default=0.5, gt=0, description="How often each worker follows the change log.")
     snapshot_interval_s: float = Field(default=300.0, gt=0, description="How often changed indexes are saved.")
     faiss_threads: int = Field(default=1, ge=1, description="OpenMP threads per FAISS call (× server threads ≤ cores).")
+    request_concurrency: int = Field(
+        default=4, ge=1, description="API requests each worker process handles at once (more wait their turn)."
+    )
     ranking_weights: dict[str, float] = Field(
         default_factory=dict, description='Overrides of the ranking weights, JSON, e.g. {"lexical": 0.4}.'
     )

@@ -19,8 +19,14 @@ def test_readyz_reports_current_migration(client: TestClient) -> None:
 
 def test_metrics_count_requests_and_records(client: TestClient) -> None:
     client.post("/api/v1/achievements", json=achievement())
+    client.get("/api/v1/achievements/999999")
+    client.get("/api/v1/nothing")
     text = client.get("/metrics").text
     assert 'matchmaker_http_requests_total{method="POST",route="/api/v1/achievements",status="201"}' in text
+    # By route template (bounded label values), with the status the client got; unknown paths share one label.
+    assert 'matchmaker_http_requests_total{method="GET",route="/api/v1/achievements/{record_id}",status="404"}' in text
+    assert 'matchmaker_http_requests_total{method="GET",route="unmatched",status="404"}' in text
+    assert 'matchmaker_http_request_duration_seconds_count{method="POST",route="/api/v1/achievements"}' in text
     assert 'matchmaker_records{kind="achievements"} 1.0' in text
 
 
