@@ -44,6 +44,9 @@ class Settings(BaseSettings):
         description="FAISS index: auto (exact below hnsw_threshold, HNSW above), flat, hnsw, ivf.",
     )
     hnsw_threshold: int = Field(default=20_000, ge=1, description="Records from which auto switches to HNSW.")
+    hnsw_ef_search: int = Field(
+        default=64, ge=1, description="HNSW efSearch: higher finds more of the true nearest records, more slowly."
+    )
     sync_interval_s: float = Field(default=0.5, gt=0, description="How often each worker follows the change log.")
     snapshot_interval_s: float = Field(default=300.0, gt=0, description="How often changed indexes are saved.")
     faiss_threads: int = Field(default=1, ge=1, description="OpenMP threads per FAISS call (× server threads ≤ cores).")

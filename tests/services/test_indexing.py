@@ -6,6 +6,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
@@ -125,3 +126,20 @@ def test_updated_text_is_re_embedded_once(client: TestClient) -> None:
     assert search.cache.model_calls == before
     client.patch(f"{A}/{created['id']}", json={"summary": "全新的技术简介"})
     assert search.cache.model_calls == before + 1
+
+
+def test_hnsw_ef_search_setting_applies_to_built_and_loaded_indexes(
+    client: TestClient, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    factory, embedder = _factory(client), _embedder(client)
+    _write(factory, external_id="EF1")
+    built = SearchService(factory, embedder, index_dir=tmp_path, index_kind="hnsw", hnsw_ef_search=99)
+    built.start(follow=False)
+    assert {c.index.ef_search for c in built.matcher.lists.values()} == {99}
+    built.save_snapshot()
+    # A restart with another setting loads the snapshot (saved with 99) and searches with the new value.
+    loaded = SearchService(factory, embedder, index_dir=tmp_path, index_kind="hnsw", hnsw_ef_search=150)
+    monkeypatch.setattr(loaded, "rebuild", lambda **_: pytest.fail("the snapshot should have been loaded"))
+    loaded.start(follow=False)
+    assert {c.index.ef_search for c in loaded.matcher.lists.values()} == {150}
+    assert loaded.matcher.lists["achievements"].index.kind_in_use == "hnsw"

@@ -125,6 +125,7 @@ class Matcher:
         pool: int = 60,
         index_kind: str = "auto",
         hnsw_threshold: int = 20_000,
+        hnsw_ef_search: int = 64,
         reranker: CrossEncoderReranker | None = None,
     ) -> None:
         self.embedder = embedder
@@ -137,6 +138,7 @@ class Matcher:
                     embedder.dimension,
                     kind=index_kind,  # type: ignore[arg-type]
                     hnsw_threshold=hnsw_threshold,
+                    ef_search=hnsw_ef_search,
                 )
             ),
             "demands": Collection(
@@ -144,6 +146,7 @@ class Matcher:
                     embedder.dimension,
                     kind=index_kind,  # type: ignore[arg-type]
                     hnsw_threshold=hnsw_threshold,
+                    ef_search=hnsw_ef_search,
                 )
             ),
         }

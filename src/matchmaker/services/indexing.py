@@ -75,6 +75,7 @@ def build_search_service(
         weights=Weights.from_dict(settings.ranking_weights),
         index_kind=settings.index_kind,
         hnsw_threshold=settings.hnsw_threshold,
+        hnsw_ef_search=settings.hnsw_ef_search,
         sync_interval=sync_interval or settings.sync_interval_s,
         snapshot_interval=settings.snapshot_interval_s,
         reranker=reranker,
@@ -220,6 +221,7 @@ class SearchService:
         weights: Weights | None = None,
         index_kind: str = "auto",
         hnsw_threshold: int = 20_000,
+        hnsw_ef_search: int = 64,
         sync_interval: float = 0.5,
         snapshot_interval: float = 300.0,
         reranker: CrossEncoderReranker | None = None,
@@ -230,8 +232,14 @@ class SearchService:
         self.index_dir = index_dir / _safe_name(embedder.name) if index_dir is not None else None
         self.index_kind = index_kind
         self.hnsw_threshold = hnsw_threshold
+        self.hnsw_ef_search = hnsw_ef_search
         self.matcher = Matcher(
-            embedder, weights=weights, index_kind=index_kind, hnsw_threshold=hnsw_threshold, reranker=reranker
+            embedder,
+            weights=weights,
+            index_kind=index_kind,
+            hnsw_threshold=hnsw_threshold,
+            hnsw_ef_search=hnsw_ef_search,
+            reranker=reranker,
         )
         self.last_change_id = 0
         self._gaps: dict[int, float] = {}
@@ -305,6 +313,7 @@ class SearchService:
                             self.embedder.dimension,
                             kind=self.index_kind,  # type: ignore[arg-type]
                             hnsw_threshold=self.hnsw_threshold,
+                            ef_search=self.hnsw_ef_search,
                         )
                     )
                     collection.upsert([to_doc(r) for r in records], vectors)
@@ -407,6 +416,7 @@ class SearchService:
             lists: dict[Target, Collection] = {}
             for kind in KINDS:
                 index, _meta = loaded[kind]
+                index.ef_search = self.hnsw_ef_search  # the setting, not what the snapshot was saved with
                 records = _all_records(session, kind)
                 collection = Collection(index)
                 docs = [to_doc(r) for r in records]
