@@ -342,12 +342,8 @@ class VectorIndex:
 
     def vector(self, id: int) -> FloatArray | None:
         """A copy of the stored vector of a live record, or None when the id is not in the index."""
-        with self._rw.read():
-            s = self._s
-            label = s.id_to_label.get(id)
-            if label is None:
-                return None
-            return self._gather(s, np.array([label], dtype=np.int64))[0].copy()
+        found, rows = self.vectors([id])
+        return rows[0] if found else None
 
     def vectors(self, ids: Sequence[int]) -> tuple[list[int], FloatArray]:
         """Copies of the stored vectors of the live records among ``ids``: (the ids found, in the given order, and
@@ -356,7 +352,7 @@ class VectorIndex:
             s = self._s
             found = [i for i in ids if i in s.id_to_label]
             labels = np.fromiter((s.id_to_label[i] for i in found), dtype=np.int64, count=len(found))
-            return found, np.array(self._gather(s, labels), dtype=np.float32, copy=True)
+            return found, self._gather(s, labels)  # a new array: fancy indexing / reconstruct_batch copy
 
     def count_matching(self, flt: Filter | None) -> int:
         """Number of live records that ``flt`` lets through (all live records for None)."""

@@ -132,27 +132,25 @@ class Matcher:
         self.reranker = reranker
         self.weights = weights or Weights()
         self.pool = pool
+        self.index_kind = index_kind
+        self.hnsw_threshold = hnsw_threshold
+        self.hnsw_ef_search = hnsw_ef_search
         self.lists: dict[Target, Collection] = {
-            "achievements": Collection(
-                VectorIndex(
-                    embedder.dimension,
-                    kind=index_kind,  # type: ignore[arg-type]
-                    hnsw_threshold=hnsw_threshold,
-                    ef_search=hnsw_ef_search,
-                )
-            ),
-            "demands": Collection(
-                VectorIndex(
-                    embedder.dimension,
-                    kind=index_kind,  # type: ignore[arg-type]
-                    hnsw_threshold=hnsw_threshold,
-                    ef_search=hnsw_ef_search,
-                )
-            ),
+            "achievements": Collection(self.new_index()),
+            "demands": Collection(self.new_index()),
         }
         self._query_cache: dict[str, np.ndarray] = {}
         self._token_cache: dict[str, list[str]] = {}
         self._cache_lock = threading.Lock()
+
+    def new_index(self) -> VectorIndex:
+        """An empty vector index configured like this matcher's (kind, HNSW threshold and efSearch)."""
+        return VectorIndex(
+            self.embedder.dimension,
+            kind=self.index_kind,  # type: ignore[arg-type]
+            hnsw_threshold=self.hnsw_threshold,
+            ef_search=self.hnsw_ef_search,
+        )
 
     # ------------------------------------------------------------------------------------------------- queries
     def clear_caches(self) -> None:

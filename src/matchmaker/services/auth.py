@@ -14,7 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from matchmaker.errors import Conflict, NotFound, Unauthorized, ValidationFailed, field_error
-from matchmaker.models import ApiToken, Organisation, User
+from matchmaker.models import ApiToken, Organisation, User, as_utc
 from matchmaker.services.access import ORG_KIND_OF_ROLE, ROLES, Principal
 from matchmaker.services.audit import audit
 
@@ -124,13 +124,12 @@ def authenticate(session: Session, raw: str | None) -> Principal:
     if token is None or token.revoked_at is not None:
         raise Unauthorized("the token is not valid")
     expires = token.expires_at
-    if expires is not None and (expires if expires.tzinfo else expires.replace(tzinfo=UTC)) <= now:
+    if expires is not None and as_utc(expires) <= now:
         raise Unauthorized("the token has expired")
     user = session.get(User, token.user_id)
     if user is None or not user.active:
         raise Unauthorized("the token is not valid")
-    last = token.last_used_at
-    if last is None or now - (last if last.tzinfo else last.replace(tzinfo=UTC)) >= LAST_USED_RESOLUTION:
+    if token.last_used_at is None or now - as_utc(token.last_used_at) >= LAST_USED_RESOLUTION:
         token.last_used_at = now
     return Principal(user_id=user.id, role=user.role, org_id=user.org_id, email=user.email, token_id=token.id)
 

@@ -230,9 +230,6 @@ class SearchService:
         self.embedder = embedder
         self.cache = EmbeddingCache(embedder)
         self.index_dir = index_dir / _safe_name(embedder.name) if index_dir is not None else None
-        self.index_kind = index_kind
-        self.hnsw_threshold = hnsw_threshold
-        self.hnsw_ef_search = hnsw_ef_search
         self.matcher = Matcher(
             embedder,
             weights=weights,
@@ -308,14 +305,7 @@ class SearchService:
                             progress(kind, done, total)
 
                     vectors = self.cache.vectors(session, kind, records, advance)
-                    collection = Collection(
-                        VectorIndex(
-                            self.embedder.dimension,
-                            kind=self.index_kind,  # type: ignore[arg-type]
-                            hnsw_threshold=self.hnsw_threshold,
-                            ef_search=self.hnsw_ef_search,
-                        )
-                    )
+                    collection = Collection(self.matcher.new_index())
                     collection.upsert([to_doc(r) for r in records], vectors)
                     fresh[kind] = collection
                     counts[kind] = len(records)
@@ -416,7 +406,7 @@ class SearchService:
             lists: dict[Target, Collection] = {}
             for kind in KINDS:
                 index, _meta = loaded[kind]
-                index.ef_search = self.hnsw_ef_search  # the setting, not what the snapshot was saved with
+                index.ef_search = self.matcher.hnsw_ef_search  # the setting, not what the snapshot was saved with
                 records = _all_records(session, kind)
                 collection = Collection(index)
                 docs = [to_doc(r) for r in records]

@@ -5,21 +5,17 @@ from __future__ import annotations
 
 import statistics
 from collections import Counter, defaultdict
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from matchmaker.models import Achievement, Demand, Match, MatchEvent, User
+from matchmaker.models import Achievement, Demand, Match, MatchEvent, User, as_utc
 from matchmaker.services.access import Principal, require_staff
 from matchmaker.services.workflow import STAGE_ORDER, STATUSES
 
 SCORE_BANDS = (float("-inf"), 0.5, 0.7, 0.9, 1.1, float("inf"))
-
-
-def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _band(score: float) -> str:
@@ -85,9 +81,9 @@ def compute(
     # Time in each stage: from entering it (creation for proposed) to leaving it, for stages that were left.
     durations: dict[str, list[float]] = defaultdict(list)
     for m, _, _ in rows:
-        entered, stage = _aware(m.created_at), "proposed"
+        entered, stage = as_utc(m.created_at), "proposed"
         for event in events[m.id]:
-            at = _aware(event.at)
+            at = as_utc(event.at)
             durations[stage].append((at - entered).total_seconds() / 3600)
             entered, stage = at, event.to_status
     time_in_stage = {
