@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -176,12 +177,8 @@ def test_search_and_scores_agree_exactly_with_repeated_query_tokens(index: Lexic
     assert [s for _, s in hits] == index.scores(query, [i for i, _ in hits]).tolist()
 
 
-def test_a_large_index_keeps_answering_from_the_previous_snapshot_while_it_rebuilds(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    ix = LexicalIndex(sync_rebuild_max=10)
-    ix.upsert_tokens(list(range(40)), [["base", f"t{i}"] for i in range(40)])
-    assert len(ix.search(["base"], k=100)) == 40  # the first build after a bulk load is waited for
+def _blocked_builds(monkeypatch: pytest.MonkeyPatch, ix: LexicalIndex) -> tuple[threading.Event, threading.Event]:
+    """Make the index's builds wait: returns (a build has started, let builds go on)."""
     release = threading.Event()
     building = threading.Event()
     build = ix._build
@@ -192,17 +189,138 @@ def test_a_large_index_keeps_answering_from_the_previous_snapshot_while_it_rebui
         return build(*args)  # type: ignore[arg-type]
 
     monkeypatch.setattr(ix, "_build", slow_build)
+    return building, release
+
+
+def _fresh(ix: LexicalIndex) -> LexicalIndex:
+    """An index built at once from the same records (exact statistics)."""
+    other = LexicalIndex()
+    ids = sorted(ix._docs)
+    other.upsert_tokens(ids, [ix._docs[i] for i in ids])
+    return other
+
+
+def test_writes_are_seen_at_once_through_the_overlay_while_a_merge_runs(monkeypatch: pytest.MonkeyPatch) -> None:
+    ix = LexicalIndex(merge_pending=2)
+    ix.upsert_tokens(list(range(40)), [["base", f"t{i}"] for i in range(40)])
+    assert len(ix.search(["base"], k=100)) == 40  # the first build after a bulk load is waited for
+    building, release = _blocked_builds(monkeypatch, ix)
     ix.upsert_tokens([100], [["fresh", "base"]])
     ix.remove([0])
-    # the read does not wait for the rebuild: the previous snapshot answers (0 is still there, 100 not yet)
+    ix.upsert_tokens([1], [["renamed"]])
+    # two pending writes start a merge, which is blocked; reads do not wait for it and see every write
+    assert [i for i, _ in ix.search(["fresh"], k=5)] == [100]
+    assert building.wait(10)
+    assert ix.search(["t0"], k=5) == []
+    assert ix.search(["t1"], k=5) == []
+    assert [i for i, _ in ix.search(["renamed"], k=5)] == [1]
+    hits = ix.search(["base"], k=100)
+    assert len(hits) == 39
+    assert {0, 1}.isdisjoint(i for i, _ in hits)
+    assert 100 in dict(hits)
+    assert [s for _, s in hits] == ix.scores(["base"], [i for i, _ in hits]).tolist()
+    assert ix.stats()["pending"] == 3
+    release.set()
+    ix.refresh()  # waits for the merge and folds in any writes after it
+    assert ix.stats()["pending"] == 0
+    exact = _fresh(ix)
+    for query in (["base"], ["fresh", "base"], ["renamed", "t5"]):
+        assert ix.search(query, k=100) == exact.search(query, k=100)
+
+
+def test_overlay_records_are_scored_with_the_snapshot_statistics() -> None:
+    ix = LexicalIndex(k1=1.2, b=0.75)
+    ix.upsert_tokens([10, 20, 30], [["a", "b", "a"], ["b", "c"], ["c"]])
+    ix.refresh()
+    ix.upsert_tokens([40], [["a", "d", "d", "e"]])
+    # frozen: N = 3, avgdl = 2, df(a) = 1; d is unseen (df = 0)
+    n, avgdl, k1, b = 3, 2.0, 1.2, 0.75
+
+    def idf(df: int) -> float:
+        return math.log(1 + (n - df + 0.5) / (df + 0.5))
+
+    def tfc(tf: int, dl: int) -> float:
+        return tf / (tf + k1 * (1 - b + b * dl / avgdl))
+
+    expected = idf(1) * tfc(1, 4) + idf(0) * tfc(2, 4)
+    assert ix.scores(["a", "d"], [40])[0] == pytest.approx(expected, rel=1e-6)
+    assert ix.search(["d"], k=5) == [(40, pytest.approx(idf(0) * tfc(2, 4), rel=1e-6))]
+    # search and scores agree exactly across snapshot and overlay records, repeated query tokens included
+    query = ["a", "a", "d", "c"]
+    hits = ix.search(query, k=5)
+    assert {i for i, _ in hits} == {10, 20, 30, 40}
+    assert [s for _, s in hits] == ix.scores(query, [i for i, _ in hits]).tolist()
+    assert ix.idf("d") == pytest.approx(idf(0))
+
+
+def test_allowed_applies_to_overlay_records(index: LexicalIndex) -> None:
+    index.upsert([6], ["相变蓄冷冷链箱"])
+    query = tokenize("相变蓄冷")
+    assert {i for i, _ in index.search(query, k=5)} == {1, 6}
+    assert [i for i, _ in index.search(query, k=5, allowed=[6, 404])] == [6]
+    assert [i for i, _ in index.search(query, k=5, allowed=np.array([1]))] == [1]
+
+
+def test_a_merge_starts_after_merge_pending_writes_or_merge_age_s(monkeypatch: pytest.MonkeyPatch) -> None:
+    ix = LexicalIndex(merge_pending=3, merge_age_s=3600)
+    ix.upsert_tokens(list(range(20)), [["base", f"t{i}"] for i in range(20)])
+    ix.search(["base"], k=1)
+    for i in (100, 101):
+        ix.upsert_tokens([i], [["new"]])
+        ix.search(["new"], k=1)
+    assert ix._rebuilder is None
+    assert ix.stats()["pending"] == 2
+    ix.upsert_tokens([102], [["new"]])
+    ix.search(["new"], k=1)  # the third pending write: the read starts a merge
+    assert ix._rebuilder is not None
+    ix._rebuilder.join(10)
+    assert ix.stats() | {"vocabulary": 0, "postings": 0, "matrix_bytes": 0} == {
+        "documents": 23,
+        "vocabulary": 0,
+        "postings": 0,
+        "matrix_bytes": 0,
+        "pending": 0,
+        "overlay": 0,
+    }
+    # one old write is enough once it is merge_age_s old
+    ix.upsert_tokens([103], [["new"]])
+    clock = time.monotonic()
+    monkeypatch.setattr(time, "monotonic", lambda: clock + 3601)
+    ix.search(["new"], k=1)
+    ix._rebuilder.join(10)
+    assert ix.stats()["pending"] == 0
+    assert ix.stats()["documents"] == 24
+
+
+def test_a_bulk_batch_drops_the_overlay_and_a_large_index_answers_from_its_snapshot_until_rebuilt(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    ix = LexicalIndex(overlay_max=3, sync_rebuild_max=10)
+    ix.upsert_tokens(list(range(40)), [["base", f"t{i}"] for i in range(40)])
+    assert len(ix.search(["base"], k=100)) == 40
+    building, release = _blocked_builds(monkeypatch, ix)
+    ix.upsert_tokens(list(range(100, 104)), [["fresh", "base"]] * 4)  # past overlay_max
+    ix.remove([0])
+    assert ix.stats()["overlay"] == -1
+    # the read does not wait for the rebuild: the snapshot answers as built (0 is still there, 100-103 not yet)
     assert ix.search(["fresh"], k=5) == []
     assert 0 in {i for i, _ in ix.search(["t0"], k=5)}
     assert building.wait(10)
     release.set()
-    ix.refresh()  # waits for the background rebuild and any writes after it
-    assert [i for i, _ in ix.search(["fresh"], k=5)] == [100]
+    ix.refresh()
+    assert [i for i, _ in ix.search(["fresh"], k=5)] == [100, 101, 102, 103]
     assert ix.search(["t0"], k=5) == []
-    assert len(ix.search(["base"], k=100)) == 40
+    assert ix.stats()["overlay"] == 0
+
+
+def test_a_small_index_waits_for_the_rebuild_when_the_overlay_is_dropped() -> None:
+    ix = LexicalIndex(overlay_max=2)
+    ix.upsert_tokens(list(range(10)), [["base"]] * 10)
+    ix.search(["base"], k=1)
+    ix.upsert_tokens([20, 21, 22], [["fresh"]] * 3)
+    assert ix.stats()["overlay"] == -1
+    assert [i for i, _ in ix.search(["fresh"], k=5)] == [20, 21, 22]
+    assert ix.stats()["pending"] == 0
 
 
 def test_rewriting_the_same_tokens_costs_no_rebuild(index: LexicalIndex) -> None:
