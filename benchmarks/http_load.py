@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import importlib.util
 import json
 import os
 import shutil
@@ -60,6 +61,7 @@ from _common import (
 
 POSTGRES_ADMIN = os.environ.get("MATCHMAKER_BENCH_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
 LOCUSTFILE = Path(__file__).resolve().parent / "_locustfile.py"
+WRK_SCRIPT = Path(__file__).resolve().parent / "_wrk_mix.lua"
 MATCH_NAME = "GET /demands/{id}/matches"
 TARGET_RPS, TARGET_P99_MS, TARGET_LAG_S = 300.0, 50.0, 2.0
 STARTUP_TIMEOUT_S = 300.0
@@ -324,20 +326,83 @@ class Prober(threading.Thread):
             time.sleep(max(0.0, self.interval - (time.monotonic() - began)))
 
 
-# ----------------------------------------------------------------------------------------------- locust
+# ----------------------------------------------------------------------------------------------- load generators
+
+WRK_KINDS = {"get": MATCH_NAME, "patch": "PATCH /achievements/{id}", "post": "POST /achievements"}
+
+
+def _load_env(server: Server, args: argparse.Namespace, demand_ids: list[int], achievement_ids: list[int]) -> dict:
+    """What both load generators' scripts read: token, ids, write share, words (see _locustfile.py)."""
+    return {
+        **os.environ,
+        "BENCH_TOKEN": server.token,
+        "BENCH_DEMAND_IDS": ",".join(map(str, demand_ids)),
+        "BENCH_ACHIEVEMENT_IDS": ",".join(map(str, achievement_ids)),
+        "BENCH_WRITE_SHARE": str(args.write_share),
+        "BENCH_WORDS": str(server.tmp / "words.txt"),
+    }
+
+
+def run_wrk(
+    server: Server, args: argparse.Namespace, demand_ids: list[int], achievement_ids: list[int]
+) -> dict[str, dict[str, Any]]:
+    """Run wrk (closed loop, ``--connections`` connections, one thread each) with _wrk_mix.lua; per-kind figures."""
+    out = server.tmp / f"wrk-{time.time_ns()}.txt"
+    env = {**_load_env(server, args, demand_ids, achievement_ids), "BENCH_WRK_OUT": str(out)}
+    c = str(args.connections)
+    cmd = ["wrk", "-t", c, "-c", c, "-d", f"{args.duration}s", "--timeout", "10s", "-s", str(WRK_SCRIPT), server.url]
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=args.duration + 60, check=False)
+    if done.returncode != 0 or not out.exists():
+        raise RuntimeError(f"wrk failed ({done.returncode}):\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}")
+    return parse_wrk(out)
+
+
+def parse_wrk(path: Path) -> dict[str, dict[str, Any]]:
+    """Per-endpoint figures (as :func:`parse_stats` gives for locust) from _wrk_mix.lua's files (``path`` and
+    ``path.<thread>``): a non-2xx answer or a socket error counts as a failure."""
+    samples: dict[str, list[float]] = {kind: [] for kind in WRK_KINDS}
+    failed = dict.fromkeys(WRK_KINDS, 0)
+    for part in sorted(path.parent.glob(f"{path.name}.*")):
+        for line in part.read_text(encoding="utf-8").splitlines():
+            kind, status, latency = line.split()
+            samples[kind].append(float(latency))
+            failed[kind] += not 200 <= int(status) <= 299
+    head, *rest = path.read_text(encoding="utf-8").split()
+    assert head == "summary", head
+    counters = {k: int(v) for k, v in (item.split("=") for item in rest)}
+    duration = counters["duration_us"] / 1e6
+    socket_errors = sum(counters[k] for k in ("connect", "read", "write", "timeout"))
+    out = {WRK_KINDS[kind]: _figures(values, failed[kind], duration) for kind, values in samples.items() if values}
+    everything = [v for values in samples.values() for v in values]
+    out["Aggregated"] = _figures(everything, sum(failed.values()) + socket_errors, duration)
+    out["Aggregated"]["socket_errors"] = socket_errors
+    return out
+
+
+def _figures(values: list[float], failures: int, duration: float) -> dict[str, Any]:
+    ordered = sorted(values)
+
+    def pct(q: float) -> float | None:
+        return round(ordered[min(len(ordered) - 1, int(q * len(ordered)))], 2) if ordered else None
+
+    return {
+        "requests": len(values),
+        "failures": failures,
+        "rps": round(len(values) / duration, 1),
+        "p50_ms": pct(0.50),
+        "p95_ms": pct(0.95),
+        "p99_ms": pct(0.99),
+        "mean_ms": round(sum(values) / len(values), 2) if values else None,
+        "max_ms": pct(1.0),
+    }
 
 
 def run_locust(server: Server, args: argparse.Namespace, demand_ids: list[int], achievement_ids: list[int]) -> Path:
     """Run locust headless for the configured duration; returns the CSV prefix."""
     prefix = server.tmp / f"locust-{time.time_ns()}"
     env = {
-        **os.environ,
-        "BENCH_TOKEN": server.token,
-        "BENCH_DEMAND_IDS": ",".join(map(str, demand_ids)),
-        "BENCH_ACHIEVEMENT_IDS": ",".join(map(str, achievement_ids)),
-        "BENCH_WRITE_SHARE": str(args.write_share),
+        **_load_env(server, args, demand_ids, achievement_ids),
         "BENCH_USER_RATE": str(args.rate / args.users if args.rate > 0 else 0),
-        "BENCH_WORDS": str(server.tmp / "words.txt"),
     }
     cmd = [
         sys.executable,
@@ -405,7 +470,9 @@ def _num(value: str) -> float | None:
         return None
 
 
-def one_run(server: Server, args: argparse.Namespace, demand_ids: list[int], achievement_ids: list[int]) -> dict:
+def one_run(
+    server: Server, generator: str, args: argparse.Namespace, demand_ids: list[int], achievement_ids: list[int]
+) -> dict:
     """One load run with lag probes beside it."""
     words = (server.tmp / "words.txt").read_text(encoding="utf-8").split()
     stop_at = time.monotonic() + args.duration
@@ -413,15 +480,18 @@ def one_run(server: Server, args: argparse.Namespace, demand_ids: list[int], ach
     prober.timeout_s = max(3.0, min(15.0, args.duration / 2))
     prober.start()
     started = time.perf_counter()
-    prefix = run_locust(server, args, demand_ids, achievement_ids)
+    if generator == "wrk":
+        stats = run_wrk(server, args, demand_ids, achievement_ids)
+    else:
+        stats = parse_stats(run_locust(server, args, demand_ids, achievement_ids), float(args.duration))
     elapsed = time.perf_counter() - started
     prober.join(timeout=30)
-    stats = parse_stats(prefix, float(args.duration))
     lags = [p.lag_s for p in prober.probes if p.lag_s is not None]
     return {
         "backend": server.backend,
+        "generator": generator,
         "duration_s": args.duration,
-        "locust_wall_s": round(elapsed, 1),
+        "load_wall_s": round(elapsed, 1),
         "endpoints": stats,
         "lag": {
             "probes": len(prober.probes),
@@ -452,12 +522,79 @@ def _words() -> list[str]:
     return words
 
 
+def _generators(spec: str) -> list[str]:
+    """The requested load generators that can run here (wrk from Debian, locust from PyPI), in order."""
+    wanted = [g.strip() for g in spec.split(",") if g.strip()]
+    unknown = set(wanted) - {"wrk", "locust"}
+    if unknown:
+        raise SystemExit(f"unknown generator(s): {', '.join(sorted(unknown))} (wrk, locust)")
+    found = {"wrk": shutil.which("wrk") is not None, "locust": importlib.util.find_spec("locust") is not None}
+    for g in wanted:
+        if not found[g]:
+            log(f"{g} is not installed here: skipped ({'apt-get install wrk' if g == 'wrk' else 'pip install locust'})")
+    usable = [g for g in wanted if found[g]]
+    if not usable:
+        raise SystemExit("no load generator available: install wrk (Debian) or locust (pip install -e '.[dev]')")
+    return usable
+
+
+def summarize(runs: list[dict[str, Any]], servers: dict[str, Server]) -> dict[str, dict[str, Any]]:
+    """Medians over repeats for each (generator, backend): ``summary[generator][backend]``."""
+    summary: dict[str, dict[str, Any]] = {}
+    for generator in dict.fromkeys(r["generator"] for r in runs):
+        for backend in dict.fromkeys(r["backend"] for r in runs):
+            mine = [r for r in runs if r["backend"] == backend and r["generator"] == generator]
+            matches = [r["endpoints"].get(MATCH_NAME, {}) for r in mine]
+            total = [r["endpoints"].get("Aggregated", {}) for r in mine]
+            lag_max = [r["lag"]["max_s"] for r in mine if r["lag"]["max_s"] is not None]
+            s: dict[str, Any] = {
+                "match_rps": median([m.get("rps", 0.0) for m in matches]),
+                "match_p50_ms": median([m.get("p50_ms") or 0.0 for m in matches]),
+                "match_p95_ms": median([m.get("p95_ms") or 0.0 for m in matches]),
+                "match_p99_ms": median([m.get("p99_ms") or 0.0 for m in matches]),
+                "all_rps": median([t.get("rps", 0.0) for t in total]),
+                "errors": sum(t.get("failures", 0) for t in total),
+                "lag_max_s": max(lag_max) if lag_max else None,
+                "lag_probes": sum(r["lag"]["probes"] for r in mine),
+                "lag_unresolved": sum(r["lag"]["unresolved"] for r in mine),
+                "startup_s": round(servers[backend].startup_s, 1),
+                "auth": servers[backend].auth_note,
+            }
+            s["meets_targets"] = bool(
+                s["match_rps"] >= TARGET_RPS
+                and s["match_p99_ms"] <= TARGET_P99_MS
+                and s["errors"] == 0
+                and s["lag_max_s"] is not None
+                and s["lag_max_s"] <= TARGET_LAG_S
+                and s["lag_unresolved"] == 0
+            )
+            for endpoint in sorted({name for r in mine for name in r["endpoints"]} - {MATCH_NAME, "Aggregated"}):
+                values = [r["endpoints"][endpoint] for r in mine if endpoint in r["endpoints"]]
+                s.setdefault("writes", {})[endpoint] = {
+                    "rps": median([v["rps"] for v in values]),
+                    "p50_ms": median([v["p50_ms"] or 0.0 for v in values]),
+                    "p99_ms": median([v["p99_ms"] or 0.0 for v in values]),
+                    "failures": sum(v["failures"] for v in values),
+                }
+            summary.setdefault(generator, {})[backend] = s
+    return summary
+
+
+def describe(generator: str, args: argparse.Namespace) -> str:
+    if generator == "wrk":
+        return f"wrk, {args.connections} connections (closed loop, as fast as the service answers)"
+    rate = f"at {args.rate:g} tasks/s" if args.rate > 0 else "as fast as they can"
+    return f"locust, {args.users} users {rate}"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--backends", default="sqlite,postgresql")
+    parser.add_argument("--generators", default="wrk", help="wrk and/or locust, comma-separated")
     parser.add_argument("--duration", type=int, default=60, help="seconds of load per run")
-    parser.add_argument("--rate", type=float, default=340.0, help="total tasks/s (0: as fast as possible)")
-    parser.add_argument("--users", type=int, default=34)
+    parser.add_argument("--connections", type=int, default=4, help="wrk: connections (one thread each)")
+    parser.add_argument("--rate", type=float, default=340.0, help="locust: total tasks/s (0: as fast as possible)")
+    parser.add_argument("--users", type=int, default=34, help="locust: users")
     parser.add_argument("--write-share", type=float, default=0.1)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=2)
@@ -468,7 +605,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.tiny:
         args.backends, args.duration, args.repeats, args.rate, args.users = "sqlite", 5, 1, 60.0, 6
-        args.probe_interval, args.confirm = 2.0, 2
+        args.probe_interval, args.confirm, args.connections = 2.0, 2, 2
+    generators = _generators(args.generators)
     machine_info = machine()
     backends = [b.strip() for b in args.backends.split(",") if b.strip()]
     words = _words()
@@ -492,48 +630,27 @@ def main(argv: list[str] | None = None) -> int:
             log(f"  ready in {server.startup_s:.1f} s; {server.auth_note}")
         ids = {b: (s.ids("demands"), s.ids("achievements")) for b, s in servers.items()}
         for rep in range(args.repeats):
-            for backend, server in servers.items():
-                log(f"repeat {rep + 1}: {backend}, {args.duration} s ...")
-                run = one_run(server, args, *ids[backend])
-                run["repeat"] = rep + 1
-                runs.append(run)
-                m = run["endpoints"].get(MATCH_NAME, {})
-                log(f"  {m.get('rps')} match req/s, p99 {m.get('p99_ms')} ms; lag max {run['lag']['max_s']} s")
+            for generator in generators:
+                for backend, server in servers.items():
+                    log(f"repeat {rep + 1}: {backend}, {describe(generator, args)}, {args.duration} s ...")
+                    run = one_run(server, generator, args, *ids[backend])
+                    run["repeat"] = rep + 1
+                    runs.append(run)
+                    m = run["endpoints"].get(MATCH_NAME, {})
+                    log(f"  {m.get('rps')} match req/s, p99 {m.get('p99_ms')} ms; lag max {run['lag']['max_s']} s")
     finally:
         for server in servers.values():
             server.stop()
         shutil.rmtree(sample_tmp, ignore_errors=True)
 
-    summary: dict[str, Any] = {}
-    rows = []
-    for backend in backends:
-        mine = [r for r in runs if r["backend"] == backend]
-        matches = [r["endpoints"].get(MATCH_NAME, {}) for r in mine]
-        total = [r["endpoints"].get("Aggregated", {}) for r in mine]
-        lag_max = [r["lag"]["max_s"] for r in mine if r["lag"]["max_s"] is not None]
-        s = {
-            "match_rps": median([m.get("rps", 0.0) for m in matches]),
-            "match_p50_ms": median([m.get("p50_ms") or 0.0 for m in matches]),
-            "match_p95_ms": median([m.get("p95_ms") or 0.0 for m in matches]),
-            "match_p99_ms": median([m.get("p99_ms") or 0.0 for m in matches]),
-            "all_rps": median([t.get("rps", 0.0) for t in total]),
-            "errors": sum(t.get("failures", 0) for t in total),
-            "lag_max_s": max(lag_max) if lag_max else None,
-            "lag_probes": sum(r["lag"]["probes"] for r in mine),
-            "lag_unresolved": sum(r["lag"]["unresolved"] for r in mine),
-            "startup_s": round(servers[backend].startup_s, 1),
-            "auth": servers[backend].auth_note,
-        }
-        s["meets_targets"] = bool(
-            s["match_rps"] >= TARGET_RPS
-            and s["match_p99_ms"] <= TARGET_P99_MS
-            and s["errors"] == 0
-            and s["lag_max_s"] is not None
-            and s["lag_max_s"] <= TARGET_LAG_S
-            and s["lag_unresolved"] == 0
+    summary = summarize(runs, servers)
+    headers = ["backend", "match req/s", "p50 ms", "p95 ms", "p99 ms", "all req/s", "errors", "max lag s", "probes"]
+    for generator, by_backend in summary.items():
+        print(
+            f"\n{args.workers} workers, {describe(generator, args)}, {args.write_share:.0%} writes, "
+            f"{args.duration} s per run, median of {args.repeats} run(s)"
         )
-        summary[backend] = s
-        rows.append(
+        rows = [
             [
                 backend,
                 s["match_rps"],
@@ -543,39 +660,24 @@ def main(argv: list[str] | None = None) -> int:
                 s["all_rps"],
                 s["errors"],
                 s["lag_max_s"] if s["lag_max_s"] is not None else "n/a",
-                f"{s['lag_probes']}",
+                s["lag_probes"],
             ]
-        )
-        for endpoint in sorted({name for r in mine for name in r["endpoints"]} - {MATCH_NAME, "Aggregated"}):
-            values = [r["endpoints"][endpoint] for r in mine if endpoint in r["endpoints"]]
-            s.setdefault("writes", {})[endpoint] = {
-                "rps": median([v["rps"] for v in values]),
-                "p50_ms": median([v["p50_ms"] or 0.0 for v in values]),
-                "p99_ms": median([v["p99_ms"] or 0.0 for v in values]),
-                "failures": sum(v["failures"] for v in values),
-            }
-    print(
-        f"{args.workers} workers, {args.users} locust users at {args.rate:g} tasks/s, {args.write_share:.0%} writes, "
-        f"{args.duration} s per run, median of {args.repeats} run(s)"
-    )
-    print(
-        format_table(
-            ["backend", "match req/s", "p50 ms", "p95 ms", "p99 ms", "all req/s", "errors", "max lag s", "probes"],
-            rows,
-        )
-    )
-    for backend, s in summary.items():
-        for endpoint, w in s.get("writes", {}).items():
-            print(f"  {backend} {endpoint}: {w['rps']} req/s, p50 {w['p50_ms']} ms, p99 {w['p99_ms']} ms")
-        print(
-            f"{backend}: targets (≥ {TARGET_RPS:.0f} match req/s at p99 ≤ {TARGET_P99_MS:.0f} ms, 0 errors, lag ≤ "
-            f"{TARGET_LAG_S:.0f} s): {'met' if s['meets_targets'] else 'MISSED'}; {s['auth']}"
-        )
+            for backend, s in by_backend.items()
+        ]
+        print(format_table(headers, rows))
+        for backend, s in by_backend.items():
+            for endpoint, w in s.get("writes", {}).items():
+                print(f"  {backend} {endpoint}: {w['rps']} req/s, p50 {w['p50_ms']} ms, p99 {w['p99_ms']} ms")
+            print(
+                f"{backend}: targets (≥ {TARGET_RPS:.0f} match req/s at p99 ≤ {TARGET_P99_MS:.0f} ms, 0 errors, "
+                f"lag ≤ {TARGET_LAG_S:.0f} s): {'met' if s['meets_targets'] else 'MISSED'}; {s['auth']}"
+            )
     write_results(
         results_path("http_load", args.out, args.tiny),
         "http_load",
         {
             "args": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()},
+            "generators": {g: describe(g, args) for g in generators},
             "targets": {"match_rps": TARGET_RPS, "match_p99_ms": TARGET_P99_MS, "lag_s": TARGET_LAG_S},
             "summary": summary,
             "runs": runs,
@@ -583,7 +685,7 @@ def main(argv: list[str] | None = None) -> int:
         },
         machine_info=machine_info,
     )
-    print(json.dumps({b: s["meets_targets"] for b, s in summary.items()}))
+    print(json.dumps({g: {b: s["meets_targets"] for b, s in by.items()} for g, by in summary.items()}))
     return 0
 
 

@@ -69,9 +69,9 @@ def time_queries(
         t1 = time.perf_counter()
         dense = matcher.dense_candidates(vector.reshape(1, -1), "achievements", pool, flt)[0]
         t2 = time.perf_counter()
-        lexical = matcher.lexical_candidates(tokens, "achievements", pool, flt)
+        lexical, known = matcher.lexical_candidates(tokens, "achievements", pool, flt, [i for i, _ in dense])
         t3 = time.perf_counter()
-        matcher.rank_candidates(query, tokens, vector, "achievements", dense, lexical, k, "flag", TODAY)
+        matcher.rank_candidates(query, tokens, vector, "achievements", dense, lexical, k, "flag", TODAY, known)
         t4 = time.perf_counter()
         matcher.clear_caches()
         t5 = time.perf_counter()

@@ -6,6 +6,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -17,6 +18,14 @@ import pytest
 BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
 SCRIPTS = ("match_request", "matching_list", "embedding", "http_load")
 MACHINE_KEYS = {"platform", "cpu_count", "cpu_model", "ram_gib", "python", "packages"}
+GENERATORS = [
+    name
+    for name, found in (
+        ("wrk", shutil.which("wrk") is not None),
+        ("locust", importlib.util.find_spec("locust") is not None),
+    )
+    if found
+]
 
 
 @pytest.fixture(scope="module")
@@ -25,10 +34,13 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     out = tmp_path_factory.mktemp("bench")
     procs: dict[str, subprocess.Popen[str]] = {}
     for name in SCRIPTS:
-        if name == "http_load" and importlib.util.find_spec("locust") is None:
-            continue
+        extra = []
+        if name == "http_load":
+            if not GENERATORS:
+                continue
+            extra = ["--generators", ",".join(GENERATORS)]
         procs[name] = subprocess.Popen(
-            [sys.executable, str(BENCHMARKS / f"{name}.py"), "--tiny", "--out", str(out / f"{name}.json")],
+            [sys.executable, str(BENCHMARKS / f"{name}.py"), "--tiny", "--out", str(out / f"{name}.json"), *extra],
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
@@ -44,7 +56,7 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
 
 def _result(runs: dict[str, Any], name: str) -> dict[str, Any]:
     if name not in runs:
-        pytest.skip(f"{name}: locust is not installed (pip install -e '.[bench]')")
+        pytest.skip(f"{name}: neither wrk (apt-get install wrk) nor locust (pip install -e '.[dev]') is installed")
     proc = runs[name]
     output, _ = proc.communicate(timeout=170)
     assert proc.returncode == 0, f"{name}.py --tiny failed:\n{output[-3000:]}"
@@ -89,11 +101,17 @@ def test_embedding_tiny_and_unchanged_reindex_calls_no_model(runs: dict[str, Any
 
 def test_http_load_tiny(runs: dict[str, Any]) -> None:
     doc = _result(runs, "http_load")
-    run = doc["runs"][0]
-    assert run["backend"] == "sqlite"
-    matches = run["endpoints"]["GET /demands/{id}/matches"]
-    assert matches["requests"] > 0
-    assert run["endpoints"]["Aggregated"]["failures"] == 0
-    assert run["lag"]["probes"] >= 1
-    assert run["lag"]["polls"] > 0
-    assert doc["summary"]["sqlite"]["auth"].startswith("manager token")
+    assert [run["generator"] for run in doc["runs"]] == GENERATORS  # every installed load generator ran
+    for run in doc["runs"]:
+        assert run["backend"] == "sqlite"
+        matches = run["endpoints"]["GET /demands/{id}/matches"]
+        assert matches["requests"] > 0
+        assert matches["p50_ms"] > 0
+        assert matches["p99_ms"] >= matches["p50_ms"]
+        assert run["endpoints"]["Aggregated"]["failures"] == 0
+        assert run["endpoints"]["Aggregated"]["requests"] > matches["requests"]  # the writes were sent too
+        assert run["lag"]["probes"] >= 1
+        assert run["lag"]["polls"] > 0
+        summary = doc["summary"][run["generator"]]["sqlite"]
+        assert summary["auth"].startswith("manager token")
+        assert summary["match_rps"] > 0

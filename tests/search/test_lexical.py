@@ -332,3 +332,22 @@ def test_rewriting_the_same_tokens_costs_no_rebuild(index: LexicalIndex) -> None
     assert 99 not in index
     index.upsert([1], ["全新的文本"])
     assert index._version == version + 1
+
+
+def test_search_scoring_gives_search_and_scores_from_one_pass(index: LexicalIndex) -> None:
+    index.upsert([6], ["冷链物流相变蓄冷箱"])  # in the overlay
+    index.upsert([4], ["冷链物流车辆调度软件与相变材料"])  # changed: the snapshot's copy is stale
+    query = tokenize("冷链物流 相变 材料 材料")
+    ids = [6, 404, 3, 4, 1, 5]
+    hits, scores = index.search_scoring(query, 3, ids)
+    assert hits == index.search(query, 3)
+    assert scores.tolist() == index.scores(query, ids).tolist()
+    assert scores[1] == 0
+    assert scores[0] > 0
+    assert scores[3] > 0
+    index.refresh()
+    hits, scores = index.search_scoring(query, 3, ids)
+    assert hits == index.search(query, 3)
+    assert scores.tolist() == index.scores(query, ids).tolist()
+    assert index.search_scoring(query, 0, [1])[1].tolist() == index.scores(query, [1]).tolist()
+    assert index.search_scoring(["不存在的词"], 3, [1, 2]) == ([], pytest.approx(np.zeros(2)))

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from typing import Annotated
 
+import anyio
 from fastapi import Depends, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
@@ -14,29 +16,45 @@ from matchmaker.services.access import Principal
 from matchmaker.services.auth import authenticate
 
 
-def get_settings(request: Request) -> Settings:
-    """The running app's settings."""
+async def get_settings(request: Request) -> Settings:
+    """The running app's settings (async: no I/O, so no worker thread)."""
     settings: Settings = request.app.state.settings
     return settings
 
 
-def get_session(request: Request) -> Iterator[Session]:
+async def get_session(request: Request) -> AsyncIterator[Session]:
     """One unit of work per request: commit on success, roll back on any error.
 
-    After a commit that changed records, this process's indexes replay the change log at once, so a record is
-    searchable when the call that wrote it returns (other workers follow within their sync interval).
+    Opening a session does no I/O, so it happens on the event loop; the end of the unit of work (commit or rollback,
+    close, and the index catch-up below) is one call in a worker thread, shielded from cancellation so that a
+    client that goes away never leaves a connection checked out. After a commit that changed records, this
+    process's indexes replay the change log at once, so a record is searchable when the call that wrote it returns
+    (other workers follow within their sync interval).
     """
     session: Session = request.app.state.session_factory()
     try:
         yield session
-        session.commit()
+    except BaseException:
+        with anyio.CancelScope(shield=True):
+            await run_in_threadpool(_end_unit_of_work, request, session, False)
+        raise
+    with anyio.CancelScope(shield=True):
+        await run_in_threadpool(_end_unit_of_work, request, session, True)
+
+
+def _end_unit_of_work(request: Request, session: Session, commit: bool) -> None:
+    try:
+        if commit:
+            session.commit()
+        else:
+            session.rollback()
     except BaseException:
         session.rollback()
         raise
     finally:
         session.close()
     search = getattr(request.app.state, "search", None)
-    if session.info.get("records_changed") and search is not None:
+    if commit and session.info.get("records_changed") and search is not None:
         search.sync()
 
 

@@ -49,7 +49,7 @@ class MatchParams:
     filters: svc.MatchFilters
 
 
-def match_params(
+async def match_params(  # async: no I/O, so it runs on the event loop rather than in a worker thread
     request: Request,
     k: K = 10,
     constraints: Policy = "flag",

@@ -249,24 +249,30 @@ class _Snapshot:
         return float(np.partition(values, values.shape[0] - k)[values.shape[0] - k])
 
     def top(
-        self, query_tokens: list[str], k: int, allowed: IdArray | None, excluded: IdArray
-    ) -> list[tuple[int, float]]:
-        """The ``k`` best documents with a positive score among ``allowed`` (all when None) minus ``excluded``."""
+        self, query_tokens: list[str], k: int, allowed: IdArray | None, excluded: IdArray, also: IdArray
+    ) -> tuple[list[tuple[int, float]], FloatArray]:
+        """The ``k`` best documents with a positive score among ``allowed`` (all when None) minus ``excluded``, and
+        the scores of the documents at positions ``also`` from the same pass (what :meth:`scores_at` gives them,
+        bit for bit; 0 where ``allowed`` or ``excluded`` leaves them out)."""
         mask: FloatArray | None = None
+        also_scores = np.zeros(len(also), dtype=np.float32)
         if allowed is not None:
             pos, known = self.positions(allowed)
             if not known.any():
-                return []
+                return [], also_scores
             mask = np.zeros(self.n_docs, dtype=np.float32)
             mask[pos[known]] = 1.0
         # Scores through bm25s, selection here rather than with BM25.retrieve: retrieve raises when k exceeds the
         # corpus size, returns zero-score documents and breaks ties arbitrarily.
         all_scores = self.all_scores(query_tokens, weight_mask=mask)
         if all_scores is None:
-            return []
+            return [], also_scores
         if len(excluded):
             pos, known = self.positions(excluded)
             all_scores[pos[known]] = 0.0
+        also_scores[:] = all_scores[also]
+        if k <= 0:
+            return [], also_scores
         # Select from the documents at or above a cheap lower bound of the k-th best score rather than from every
         # positive score: with common words in the query that is most of the corpus, and partitioning a million
         # scores costs more than computing them.
@@ -279,7 +285,7 @@ class _Snapshot:
             hits = hits[all_scores[hits] >= kth]
         order = np.lexsort((self.ids[hits], -all_scores[hits]))[:k]
         best = hits[order]
-        return [(int(i), float(s)) for i, s in zip(self.ids[best], all_scores[best], strict=True)]
+        return [(int(i), float(s)) for i, s in zip(self.ids[best], all_scores[best], strict=True)], also_scores
 
 
 @dataclass(frozen=True)
@@ -465,16 +471,11 @@ class LexicalIndex:
         if not len(ids):
             return out
         wanted = np.asarray(ids, dtype=np.int64)
-        pos, known = snap.positions(wanted)
-        if overlay is not None and overlay.stale:
-            known &= ~np.isin(wanted, np.fromiter(overlay.stale, dtype=np.int64, count=len(overlay.stale)))
+        pos, known = self._in_snapshot(snap, overlay, wanted)
         if known.any():
             out[known] = snap.scores_at(query_tokens, pos[known])
         if overlay is not None and overlay.docs:
-            fresh = overlay.score_map(snap, query_tokens)
-            for i, record_id in enumerate(wanted.tolist()):
-                if record_id in overlay.docs:
-                    out[i] = fresh.get(record_id, 0.0)
+            self._fill_fresh(out, wanted, overlay, overlay.score_map(snap, query_tokens))
         return out
 
     def search(self, query_tokens: list[str], k: int, allowed: npt.ArrayLike | None = None) -> list[tuple[int, float]]:
@@ -491,18 +492,52 @@ class LexicalIndex:
             if raw.dtype == np.bool_:
                 raise TypeError("allowed holds record ids, not a boolean mask")
             allowed_ids = raw.astype(np.int64, copy=False).ravel()
+        return self._search(query_tokens, k, allowed_ids, np.zeros(0, dtype=np.int64))[0]
+
+    def search_scoring(self, query_tokens: list[str], k: int, ids: Ids) -> tuple[list[tuple[int, float]], FloatArray]:
+        """``search(query_tokens, k)`` and ``scores(query_tokens, ids)`` from one pass over the corpus, bit for bit
+        the same: the matcher's BM25 candidates and the BM25 of its dense candidates at the price of the search."""
+        return self._search(query_tokens, k, None, np.asarray(ids, dtype=np.int64).ravel())
+
+    def _search(
+        self, query_tokens: list[str], k: int, allowed: IdArray | None, wanted: IdArray
+    ) -> tuple[list[tuple[int, float]], FloatArray]:
         snap, overlay = self._current()
-        if overlay is None or overlay.empty:
-            return snap.top(query_tokens, k, allowed_ids, np.zeros(0, dtype=np.int64))
-        stale = np.fromiter(overlay.stale, dtype=np.int64, count=len(overlay.stale))
-        hits = snap.top(query_tokens, k, allowed_ids, stale)
-        fresh = [(i, float(np.float32(s))) for i, s in overlay.score_map(snap, query_tokens).items() if s > 0]
-        if fresh and allowed_ids is not None:
-            keep = np.isin(np.fromiter((i for i, _ in fresh), dtype=np.int64, count=len(fresh)), allowed_ids)
+        pos, known = self._in_snapshot(snap, overlay, wanted)
+        stale = np.zeros(0, dtype=np.int64)
+        if overlay is not None and overlay.stale:
+            stale = np.fromiter(overlay.stale, dtype=np.int64, count=len(overlay.stale))
+        hits, at = snap.top(query_tokens, k, allowed, stale, pos[known])
+        scores = np.zeros(len(wanted), dtype=np.float32)
+        scores[known] = at
+        if overlay is None or not overlay.docs:
+            return hits, scores
+        fresh_map = overlay.score_map(snap, query_tokens)
+        self._fill_fresh(scores, wanted, overlay, fresh_map)
+        fresh = [(i, float(np.float32(s))) for i, s in fresh_map.items() if s > 0]
+        if fresh and allowed is not None:
+            keep = np.isin(np.fromiter((i for i, _ in fresh), dtype=np.int64, count=len(fresh)), allowed)
             fresh = [hit for hit, kept in zip(fresh, keep.tolist(), strict=True) if kept]
-        if not fresh:
-            return hits
-        return sorted(hits + fresh, key=lambda hit: (-hit[1], hit[0]))[:k]
+        if fresh and k > 0:
+            hits = sorted(hits + fresh, key=lambda hit: (-hit[1], hit[0]))[:k]
+        return hits, scores
+
+    @staticmethod
+    def _in_snapshot(
+        snap: _Snapshot, overlay: _Overlay | None, wanted: IdArray
+    ) -> tuple[IdArray, npt.NDArray[np.bool_]]:
+        """Snapshot positions of ``wanted`` and whether the snapshot answers for each (indexed and not stale)."""
+        pos, known = snap.positions(wanted)
+        if overlay is not None and overlay.stale and len(wanted):
+            known &= ~np.isin(wanted, np.fromiter(overlay.stale, dtype=np.int64, count=len(overlay.stale)))
+        return pos, known
+
+    @staticmethod
+    def _fill_fresh(out: FloatArray, wanted: IdArray, overlay: _Overlay, fresh: dict[int, float]) -> None:
+        """Set the scores of the overlay's records among ``wanted`` from its score map."""
+        for i, record_id in enumerate(wanted.tolist()):
+            if record_id in overlay.docs:
+                out[i] = fresh.get(record_id, 0.0)
 
     def idf(self, token: str) -> float:
         """Inverse document frequency ``ln(1 + (N − df + 0.5) / (df + 0.5))`` of the snapshot (see Updates)."""

@@ -212,8 +212,8 @@ class Matcher:
         results: list[list[Ranked]] = []
         for query, vector, hits in zip(queries, vectors, dense, strict=True):
             tokens = self.query_tokens(query.text)
-            lexical = self.lexical_candidates(tokens, target, pool, flt)
-            results.append(self.rank_candidates(query, tokens, vector, target, hits, lexical, k, policy, today))
+            lexical, known = self.lexical_candidates(tokens, target, pool, flt, [i for i, _ in hits])
+            results.append(self.rank_candidates(query, tokens, vector, target, hits, lexical, k, policy, today, known))
         return results
 
     def pool_size(self, k: int) -> int:
@@ -241,17 +241,16 @@ class Matcher:
         return self.lists[target].index.search(vectors, pool, flt)
 
     def lexical_candidates(
-        self, tokens: list[str], target: Target, pool: int, flt: Filter | None
-    ) -> list[tuple[int, float]]:
-        """Step 2: the ``pool`` best BM25 documents that pass the filter (checked on twice as many hits)."""
+        self, tokens: list[str], target: Target, pool: int, flt: Filter | None, dense_ids: Sequence[int] = ()
+    ) -> tuple[list[tuple[int, float]], dict[int, float]]:
+        """Step 2: the ``pool`` best BM25 documents that pass the filter (checked on twice as many hits), and the
+        BM25 scores of ``dense_ids`` (the dense candidates) from the same pass over the corpus."""
         collection = self.lists[target]
         excluded = set(flt.exclude_ids) if flt is not None else set()
         docs = collection.docs
-        return [
-            (i, s)
-            for i, s in collection.lexical.search(tokens, pool * 2)
-            if i in docs and i not in excluded and passes(docs[i].attrs, flt)
-        ][:pool]
+        hits, scores = collection.lexical.search_scoring(tokens, pool * 2, dense_ids)
+        passing = [(i, s) for i, s in hits if i in docs and i not in excluded and passes(docs[i].attrs, flt)]
+        return passing[:pool], dict(zip(dense_ids, scores.tolist(), strict=True))
 
     def rank_candidates(
         self,
@@ -264,8 +263,13 @@ class Matcher:
         k: int,
         policy: ConstraintPolicy,
         today: date,
+        known_lexical: dict[int, float] | None = None,
     ) -> list[Ranked]:
-        """Step 3: score the union of both candidate lists with the ranking stage, explain the best k."""
+        """Step 3: score the union of both candidate lists with the ranking stage, explain the best k.
+
+        ``known_lexical`` holds BM25 scores already computed (those :meth:`lexical_candidates` gives for the dense
+        candidates); the others are looked up.
+        """
         collection = self.lists[target]
         semantic = {i: s for i, s in dense_hits}
         ids = list(dict.fromkeys([*semantic, *(i for i, _ in lexical_hits)]))
@@ -280,7 +284,7 @@ class Matcher:
             found, stored = collection.index.vectors(lexical_only)
             semantic.update(zip(found, (stored @ qv).tolist(), strict=True))
         # BM25 of the lexical hits comes with them (bit-identical to LexicalIndex.scores); look up the others only.
-        lexical = dict(lexical_hits)
+        lexical = {**(known_lexical or {}), **dict(lexical_hits)}
         others = [i for i in ids if i not in lexical]
         lexical.update(zip(others, collection.lexical.scores(tokens, others).tolist(), strict=True))
         candidates = []
