@@ -344,12 +344,12 @@ def _load_env(server: Server, args: argparse.Namespace, demand_ids: list[int], a
 
 
 def run_wrk(
-    server: Server, args: argparse.Namespace, demand_ids: list[int], achievement_ids: list[int]
+    server: Server, connections: int, args: argparse.Namespace, demand_ids: list[int], achievement_ids: list[int]
 ) -> dict[str, dict[str, Any]]:
-    """Run wrk (closed loop, ``--connections`` connections, one thread each) with _wrk_mix.lua; per-kind figures."""
+    """Run wrk (closed loop, ``connections`` connections, one thread each) with _wrk_mix.lua; per-kind figures."""
     out = server.tmp / f"wrk-{time.time_ns()}.txt"
     env = {**_load_env(server, args, demand_ids, achievement_ids), "BENCH_WRK_OUT": str(out)}
-    c = str(args.connections)
+    c = str(connections)
     cmd = ["wrk", "-t", c, "-c", c, "-d", f"{args.duration}s", "--timeout", "10s", "-s", str(WRK_SCRIPT), server.url]
     done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=args.duration + 60, check=False)
     if done.returncode != 0 or not out.exists():
@@ -480,8 +480,8 @@ def one_run(
     prober.timeout_s = max(3.0, min(15.0, args.duration / 2))
     prober.start()
     started = time.perf_counter()
-    if generator == "wrk":
-        stats = run_wrk(server, args, demand_ids, achievement_ids)
+    if generator.startswith("wrk-c"):
+        stats = run_wrk(server, int(generator.removeprefix("wrk-c")), args, demand_ids, achievement_ids)
     else:
         stats = parse_stats(run_locust(server, args, demand_ids, achievement_ids), float(args.duration))
     elapsed = time.perf_counter() - started
@@ -522,8 +522,9 @@ def _words() -> list[str]:
     return words
 
 
-def _generators(spec: str) -> list[str]:
-    """The requested load generators that can run here (wrk from Debian, locust from PyPI), in order."""
+def _generators(spec: str, connections: str) -> list[str]:
+    """The requested load generators that can run here (wrk from Debian, locust from PyPI), in order; wrk once per
+    number of connections, as ``wrk-c<connections>``."""
     wanted = [g.strip() for g in spec.split(",") if g.strip()]
     unknown = set(wanted) - {"wrk", "locust"}
     if unknown:
@@ -535,7 +536,8 @@ def _generators(spec: str) -> list[str]:
     usable = [g for g in wanted if found[g]]
     if not usable:
         raise SystemExit("no load generator available: install wrk (Debian) or locust (pip install -e '.[dev]')")
-    return usable
+    counts = [int(c) for c in connections.split(",") if c.strip()]
+    return [v for g in usable for v in ([f"wrk-c{c}" for c in counts] if g == "wrk" else [g])]
 
 
 def summarize(runs: list[dict[str, Any]], servers: dict[str, Server]) -> dict[str, dict[str, Any]]:
@@ -581,8 +583,8 @@ def summarize(runs: list[dict[str, Any]], servers: dict[str, Server]) -> dict[st
 
 
 def describe(generator: str, args: argparse.Namespace) -> str:
-    if generator == "wrk":
-        return f"wrk, {args.connections} connections (closed loop, as fast as the service answers)"
+    if generator.startswith("wrk-c"):
+        return f"wrk, {generator.removeprefix('wrk-c')} connections (closed loop, as fast as the service answers)"
     rate = f"at {args.rate:g} tasks/s" if args.rate > 0 else "as fast as they can"
     return f"locust, {args.users} users {rate}"
 
@@ -592,7 +594,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--backends", default="sqlite,postgresql")
     parser.add_argument("--generators", default="wrk", help="wrk and/or locust, comma-separated")
     parser.add_argument("--duration", type=int, default=60, help="seconds of load per run")
-    parser.add_argument("--connections", type=int, default=4, help="wrk: connections (one thread each)")
+    parser.add_argument(
+        "--connections", default="2,4", help="wrk: connections (one thread each); a comma-separated list runs each"
+    )
     parser.add_argument("--rate", type=float, default=340.0, help="locust: total tasks/s (0: as fast as possible)")
     parser.add_argument("--users", type=int, default=34, help="locust: users")
     parser.add_argument("--write-share", type=float, default=0.1)
@@ -605,8 +609,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.tiny:
         args.backends, args.duration, args.repeats, args.rate, args.users = "sqlite", 5, 1, 60.0, 6
-        args.probe_interval, args.confirm, args.connections = 2.0, 2, 2
-    generators = _generators(args.generators)
+        args.probe_interval, args.confirm, args.connections = 2.0, 2, "2"
+    generators = _generators(args.generators, args.connections)
     machine_info = machine()
     backends = [b.strip() for b in args.backends.split(",") if b.strip()]
     words = _words()
