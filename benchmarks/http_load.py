@@ -1,23 +1,32 @@
-"""HTTP load on the real service: 2 worker processes on 127.0.0.1, SQLite and PostgreSQL, locust headless.
+"""HTTP load on the real service: 2 worker processes on 127.0.0.1, SQLite and PostgreSQL, wrk (and/or locust).
 
-    python benchmarks/http_load.py [--backends sqlite,postgresql] [--duration 60] [--rate 340] [--users 34]
-                                   [--repeats 2] [--tiny]
+    python benchmarks/http_load.py [--backends sqlite,postgresql] [--generators wrk] [--connections 2,4]
+                                   [--duration 60] [--repeats 2] [--rate 340] [--users 34] [--tiny]
 
 For each backend the script starts ``matchmaker serve --workers 2`` in a subprocess (MATCHMAKER_DATA_DIR = a temporary
 folder, the sample lists loaded on first start, OMP_NUM_THREADS = MATCHMAKER_FAISS_THREADS = 1; PostgreSQL: a fresh
 database created on 127.0.0.1:5432 and dropped at the end), creates a manager with
 ``matchmaker users create --role manager --print-token`` and sends that bearer token with every request.
 
-Load: locust (FastHttpUser, headless) for ``--duration`` seconds: ``--users`` users at a constant total of
-``--rate`` tasks/s (0: as fast as they can), 90% GET /api/v1/demands/{id}/matches over the sample needs, 10% writes
+Load, for ``--duration`` seconds per run: 90% GET /api/v1/demands/{id}/matches over the sample needs, 10% writes
 (half PATCH /achievements/{id} with a new price and TRL, half POST /achievements with a new text, which is embedded).
+
+* wrk (Debian's ``wrk``, C, the default): a closed loop of ``--connections`` keep-alive connections, one wrk thread
+  each, every connection sending its next request when the previous answer arrives; each value in
+  ``--connections`` is its own run (``wrk-c2``, ``wrk-c4``). _wrk_mix.lua picks the requests and times each one
+  between its request() and response() calls (they alternate on a thread's single connection), so latencies are
+  kept per kind of request, which wrk's own summary mixes.
+* locust (``--generators locust``; Python, FastHttpUser, headless): ``--users`` users at a constant total of
+  ``--rate`` tasks/s (0: as fast as they can). locust is Python on the same two cores as the service, so it takes
+  a good part of the CPU it measures; wrk takes a few percent.
 
 Write-to-visible lag, measured beside the load: every ``--probe-interval`` seconds a probe POSTs a new achievement
 and then repeats POST /api/v1/search with its text, each time on a new connection, until every worker has returned the
 record in ``--confirm`` answers. The response does not say which worker answered and nothing is added to the API for
 this: the script asks the kernel which worker process holds the server side of each connection (/proc/net/tcp and
 /proc/<pid>/fd of the ``serve`` process's children). A worker's lag is the time from the POST's response to the first
-poll it answered with the record (an upper bound: polls reach a worker about every 20-50 ms); the probe's lag is the
+poll it answered with the record (an upper bound: a poll goes out every 20 ms plus its own time, and reaches one of
+the workers, so each worker sees one about every 40-60 ms); the probe's lag is the
 slowest worker's, and the maximum over probes is reported (also per worker).
 
 Backends alternate within each repeat (sqlite, postgresql, sqlite, ...) on servers started once; medians over repeats.
@@ -65,6 +74,7 @@ WRK_SCRIPT = Path(__file__).resolve().parent / "_wrk_mix.lua"
 MATCH_NAME = "GET /demands/{id}/matches"
 TARGET_RPS, TARGET_P99_MS, TARGET_LAG_S = 300.0, 50.0, 2.0
 STARTUP_TIMEOUT_S = 300.0
+POLL_INTERVAL_S = 0.02  # between a probe's polls: fine enough for a 2 s target without loading the service much
 
 
 def _free_port() -> int:
@@ -298,7 +308,7 @@ def probe_once(server: Server, words: list[str], serial: int, per_worker: int, t
         if len(confirmed) >= server.workers:
             lags = {pid: max(0.0, first_found[pid]) for pid in confirmed}
             return Probe(record_id, max(lags.values()), lags, polls, polls_per_worker, unattributed)
-        time.sleep(0.005)
+        time.sleep(POLL_INTERVAL_S)
     lags = {pid: max(0.0, t) for pid, t in first_found.items()}
     return Probe(record_id, None, lags, polls, polls_per_worker, unattributed)
 
