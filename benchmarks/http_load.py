@@ -560,11 +560,11 @@ def summarize(runs: list[dict[str, Any]], servers: dict[str, Server]) -> dict[st
             total = [r["endpoints"].get("Aggregated", {}) for r in mine]
             lag_max = [r["lag"]["max_s"] for r in mine if r["lag"]["max_s"] is not None]
             s: dict[str, Any] = {
-                "match_rps": median([m.get("rps", 0.0) for m in matches]),
-                "match_p50_ms": median([m.get("p50_ms") or 0.0 for m in matches]),
-                "match_p95_ms": median([m.get("p95_ms") or 0.0 for m in matches]),
-                "match_p99_ms": median([m.get("p99_ms") or 0.0 for m in matches]),
-                "all_rps": median([t.get("rps", 0.0) for t in total]),
+                "match_rps": round(median([m.get("rps", 0.0) for m in matches]), 1),
+                "match_p50_ms": round(median([m.get("p50_ms") or 0.0 for m in matches]), 2),
+                "match_p95_ms": round(median([m.get("p95_ms") or 0.0 for m in matches]), 2),
+                "match_p99_ms": round(median([m.get("p99_ms") or 0.0 for m in matches]), 2),
+                "all_rps": round(median([t.get("rps", 0.0) for t in total]), 1),
                 "errors": sum(t.get("failures", 0) for t in total),
                 "lag_max_s": max(lag_max) if lag_max else None,
                 "lag_probes": sum(r["lag"]["probes"] for r in mine),
@@ -583,9 +583,9 @@ def summarize(runs: list[dict[str, Any]], servers: dict[str, Server]) -> dict[st
             for endpoint in sorted({name for r in mine for name in r["endpoints"]} - {MATCH_NAME, "Aggregated"}):
                 values = [r["endpoints"][endpoint] for r in mine if endpoint in r["endpoints"]]
                 s.setdefault("writes", {})[endpoint] = {
-                    "rps": median([v["rps"] for v in values]),
-                    "p50_ms": median([v["p50_ms"] or 0.0 for v in values]),
-                    "p99_ms": median([v["p99_ms"] or 0.0 for v in values]),
+                    "rps": round(median([v["rps"] for v in values]), 1),
+                    "p50_ms": round(median([v["p50_ms"] or 0.0 for v in values]), 2),
+                    "p99_ms": round(median([v["p99_ms"] or 0.0 for v in values]), 2),
                     "failures": sum(v["failures"] for v in values),
                 }
             summary.setdefault(generator, {})[backend] = s

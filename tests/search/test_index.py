@@ -189,6 +189,24 @@ def test_update_moves_record() -> None:
     assert hits_new[1010] == pytest.approx(1.0, abs=1e-5)
 
 
+@pytest.mark.parametrize("kind", ["flat", "hnsw"])
+def test_rewriting_the_same_vector_updates_attributes_in_place(kind: Kind) -> None:
+    idx, model, vectors = filled(300, kind=kind)
+    moved = normalise(np.roll(vectors[11:12], 1, axis=1))[0]
+    # 1010 keeps its vector and moves to another chain and TRL; 1011 gets a new vector as well
+    idx.upsert([1010, 1011], np.stack([vectors[10], moved]), [attrs_for(10, ("新材料",)), attrs_for(11)])
+    model.upsert([1010, 1011], np.stack([vectors[10], moved]), [attrs_for(10, ("新材料",)), attrs_for(11)])
+    assert idx.tombstone_share == pytest.approx(1 / 301)  # only 1011's old label
+    np.testing.assert_array_equal(stored(idx, 1010), vectors[10])
+    for flt in (Filter(fields=("新材料",)), Filter(fields=(attrs_for(10).field,)), None):
+        for q in (vectors[10], moved):
+            assert_same_hits(idx.search(q, 5, flt)[0], model.search(q, 5, flt))
+    assert 1010 in {i for i, _ in idx.search(vectors[10], 3, Filter(fields=("新材料",)))[0]}
+    # the same attributes again: nothing changes at all
+    idx.upsert([1010], vectors[10][None, :], [attrs_for(10, ("新材料",))])
+    assert idx.tombstone_share == pytest.approx(1 / 301)
+
+
 def test_remove() -> None:
     idx, model, vectors = filled(300)
     idx.remove([1000, 1001, 424242])  # unknown ids are ignored

@@ -134,8 +134,9 @@ def _in_codes(column: npt.NDArray[np.int32], codes: list[int], vocab_size: int) 
 class AttributeColumns:
     """Columnar attribute store, one row per FAISS label, with amortised O(1) appends.
 
-    Rows are never updated in place: the index appends a new row for a replaced record and tombstones the old label,
-    so rows only grow until a compaction (:meth:`take`) builds a fresh, dense store.
+    A replaced record gets a new row (the index appends its new vector and tombstones the old label), so rows grow
+    until a compaction (:meth:`take`) builds a fresh, dense store; a record whose vector did not change keeps its row,
+    which :meth:`set` overwrites in place.
     """
 
     _COLUMNS = ("field", "region", "status", "trl", "modes")
@@ -184,13 +185,21 @@ class AttributeColumns:
             self.status = _grow(self.status, capacity, 0)
             self.trl = _grow(self.trl, capacity, TRL_UNKNOWN)
             self.modes = _grow(self.modes, capacity, 0)
-        sl = slice(self._n, need)
-        self.field[sl] = [self.fields.encode(a.field) for a in attrs]
-        self.region[sl] = [self.regions.encode(a.region) for a in attrs]
-        self.status[sl] = [self.statuses.encode(a.status) for a in attrs]
-        self.trl[sl] = [TRL_UNKNOWN if a.trl is None else a.trl for a in attrs]
-        self.modes[sl] = np.array([self._mode_bits(a.modes) for a in attrs], dtype=np.uint64)
+        self._write(slice(self._n, need), attrs)
         self._n = need
+
+    def set(self, rows: npt.NDArray[np.int64], attrs: Sequence[RecordAttrs]) -> None:
+        """Overwrite existing rows in place, one record each (call :meth:`validate` first)."""
+        if rows.shape[0] and not (0 <= int(rows.min()) and int(rows.max()) < self._n):
+            raise IndexError("row out of range")
+        self._write(rows, attrs)
+
+    def _write(self, at: slice | npt.NDArray[np.int64], attrs: Sequence[RecordAttrs]) -> None:
+        self.field[at] = [self.fields.encode(a.field) for a in attrs]
+        self.region[at] = [self.regions.encode(a.region) for a in attrs]
+        self.status[at] = [self.statuses.encode(a.status) for a in attrs]
+        self.trl[at] = [TRL_UNKNOWN if a.trl is None else a.trl for a in attrs]
+        self.modes[at] = np.array([self._mode_bits(a.modes) for a in attrs], dtype=np.uint64)
 
     def get(self, row: int) -> RecordAttrs:
         """Decode one row back to a :class:`RecordAttrs`."""

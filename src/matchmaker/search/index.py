@@ -15,11 +15,12 @@ Updates and deletes
 -------------------
 ``IndexHNSWFlat`` cannot delete, so every kind uses the same scheme: a replaced or removed record's label becomes a
 tombstone (``live[label] = False``) and is filtered out of every search (an ``IDSelectorBitmap`` over live labels, or
-the list of allowed labels for an exact scan). When the tombstone share passes ``compact_share``, the write that caused
-it rebuilds a dense index. The new index is built beside the old one while searches keep running on the old one, and
-swapped in under the exclusive lock. Other writes wait for the rebuild, and so does the write that triggered it: cheap
-for flat, but an HNSW graph over 200k×384 vectors takes ~4 min to build on 2 cores (about 40k replaced records
-between two such rebuilds at the defaults).
+the list of allowed labels for an exact scan). A record written again with the very same vector (an edit of its price or
+TRL, a replayed change) keeps its label and only its attributes are overwritten: no tombstone. When the tombstone share
+passes ``compact_share``, the write that caused it rebuilds a dense index. The new index is built beside the old one
+while searches keep running on the old one, and swapped in under the exclusive lock. Other writes wait for the rebuild,
+and so does the write that triggered it: cheap for flat, but an HNSW graph over 200k×384 vectors takes ~4 min to build
+on 2 cores (about 40k records with a changed vector, i.e. a changed text, between two such rebuilds at the defaults).
 
 Metric
 ------
@@ -420,6 +421,9 @@ class VectorIndex:
         with self._writer:
             self._s.attrs.validate(attrs)
             self._materialize_locked()
+            id_arr, vecs, attrs = self._update_attributes_only(id_arr, vecs, attrs)
+            if id_arr.shape[0] == 0:
+                return
             with self._rw.write():
                 s = self._s
                 start, m = s.ntotal, id_arr.shape[0]
@@ -437,6 +441,26 @@ class VectorIndex:
                 s.attrs.append(attrs)
                 s.ntotal = start + m
             self._maintain()
+
+    def _update_attributes_only(
+        self, id_arr: IntArray, vecs: FloatArray, attrs: Sequence[RecordAttrs]
+    ) -> tuple[IntArray, FloatArray, Sequence[RecordAttrs]]:
+        """Overwrite the attributes of live records whose stored vector equals the new one (writer lock held);
+        returns the records that still need adding. A lossy index (none here stores codes) would simply re-add."""
+        s = self._s
+        present = [(pos, s.id_to_label[i]) for pos, i in enumerate(id_arr.tolist()) if i in s.id_to_label]
+        if not present:
+            return id_arr, vecs, attrs
+        positions = np.array([pos for pos, _ in present], dtype=np.int64)
+        labels = np.array([label for _, label in present], dtype=np.int64)
+        same = np.all(self._gather(s, labels) == vecs[positions], axis=1)
+        if not same.any():
+            return id_arr, vecs, attrs
+        with self._rw.write():
+            s.attrs.set(labels[same], [attrs[pos] for pos in positions[same].tolist()])
+        rest = np.ones(id_arr.shape[0], dtype=np.bool_)
+        rest[positions[same]] = False
+        return id_arr[rest], vecs[rest], [a for a, keep in zip(attrs, rest.tolist(), strict=True) if keep]
 
     def remove(self, ids: Sequence[int]) -> None:
         """Remove records; ids not in the index are ignored."""
