@@ -201,7 +201,7 @@ def _fresh(ix: LexicalIndex) -> LexicalIndex:
 
 
 def test_writes_are_seen_at_once_through_the_overlay_while_a_merge_runs(monkeypatch: pytest.MonkeyPatch) -> None:
-    ix = LexicalIndex(merge_pending=2)
+    ix = LexicalIndex(merge_pending=2, merge_rest=0)
     ix.upsert_tokens(list(range(40)), [["base", f"t{i}"] for i in range(40)])
     assert len(ix.search(["base"], k=100)) == 40  # the first build after a bulk load is waited for
     building, release = _blocked_builds(monkeypatch, ix)
@@ -262,7 +262,7 @@ def test_allowed_applies_to_overlay_records(index: LexicalIndex) -> None:
 
 
 def test_a_merge_starts_after_merge_pending_writes_or_merge_age_s(monkeypatch: pytest.MonkeyPatch) -> None:
-    ix = LexicalIndex(merge_pending=3, merge_age_s=3600)
+    ix = LexicalIndex(merge_pending=3, merge_age_s=3600, merge_rest=0)
     ix.upsert_tokens(list(range(20)), [["base", f"t{i}"] for i in range(20)])
     ix.search(["base"], k=1)
     for i in (100, 101):
@@ -351,3 +351,19 @@ def test_search_scoring_gives_search_and_scores_from_one_pass(index: LexicalInde
     assert scores.tolist() == index.scores(query, ids).tolist()
     assert index.search_scoring(query, 0, [1])[1].tolist() == index.scores(query, [1]).tolist()
     assert index.search_scoring(["不存在的词"], 3, [1, 2]) == ([], pytest.approx(np.zeros(2)))
+
+
+def test_merges_rest_between_them_unless_the_overlay_fills_up() -> None:
+    ix = LexicalIndex(merge_pending=2, overlay_max=10)
+    ix.upsert_tokens(list(range(20)), [["base"]] * 20)
+    ix.search(["base"], k=1)
+    ix._merged_at, ix._merge_s = time.monotonic(), 3600.0  # as if the last merge had just taken an hour
+    ix.upsert_tokens([100, 101, 102], [["new"]] * 3)
+    ix.search(["new"], k=1)
+    assert ix._rebuilder is None  # past merge_pending, but resting
+    assert ix.stats()["pending"] == 3
+    ix.upsert_tokens([103, 104], [["new"]] * 2)  # half of overlay_max: merge now, rest or not
+    assert len(ix.search(["new"], k=10)) == 5
+    assert ix._rebuilder is not None
+    ix._rebuilder.join(10)
+    assert ix.stats()["pending"] == 0

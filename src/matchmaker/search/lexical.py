@@ -17,15 +17,17 @@ stop words removed); ``bm25s`` gets the token lists as they are and applies no s
 
 Updates
 -------
-``bm25s`` builds a static index (a CSC matrix of precomputed per-term document scores); rebuilding it costs about
-40 µs a document (16 ms at 300, 0.4 s at 10,000, minutes at a million). Writes therefore do not rebuild it. A write
-goes into an *overlay*: the records written since the snapshot was built, each scored with the snapshot's frozen
-statistics (``N``, ``df``, ``avgdl``; a token the snapshot has never seen gets the ``df = 0`` idf), while the
-snapshot's own copy of a changed or removed record is left out of its answers. Every read sees every earlier write
-at once, at the cost of slightly stale statistics for the few records in the overlay. A *merge* (a full rebuild in
-one background thread, swapped in when done) folds the overlay into a new snapshot once it holds ``merge_pending``
-records (256) or its oldest write is ``merge_age_s`` old (30 s); reads never wait for it, and writes made during the
-merge stay in the next overlay. :meth:`LexicalIndex.refresh` merges now and waits, after which every score is exact.
+``bm25s`` builds a static index (a CSC matrix of precomputed per-term document scores); rebuilding it costs about 40 µs
+a document (16 ms at 300, 0.4 s at 10,000, minutes at a million). Writes therefore do not rebuild it. A write goes into
+an *overlay*: the records written since the snapshot was built, each scored with the snapshot's frozen statistics
+(``N``, ``df``, ``avgdl``; a token the snapshot has never seen gets the ``df = 0`` idf), while the snapshot's own copy
+of a changed or removed record is left out of its answers. Every read sees every earlier write at once, at the cost of
+slightly stale statistics for the few records in the overlay. A *merge* (a full rebuild in one background thread,
+swapped in when done) folds the overlay into a new snapshot once it holds ``merge_pending`` records (256) or its oldest
+write is ``merge_age_s`` old (30 s), but not sooner than three times the last merge's duration after it (at a million
+documents a merge takes minutes, and back-to-back merges would keep a core busy), unless the overlay is half full. Reads
+never wait for a merge, and writes made during one stay in the next overlay. :meth:`LexicalIndex.refresh` merges now and
+waits, after which every score is exact.
 
 The overlay is made for a trickle of writes, not for bulk loads: it is copy-on-write (a read holds one consistent
 view without a lock), so each write copies its tokens' posting maps. A batch that would take the overlay past
@@ -101,6 +103,8 @@ MERGE_PENDING = 256
 """Records in the overlay that start a background merge."""
 MERGE_AGE_S = 30.0
 """Age of the oldest write in the overlay that starts a background merge."""
+MERGE_REST = 3.0
+"""A merge waits until this many times the last merge's duration has passed since it (merges use ≤ 1/4 of a core)."""
 OVERLAY_MAX = 2_000
 """Records the overlay takes; a batch past it drops the overlay (see Updates)."""
 THRESHOLD_PROBE = 4096
@@ -364,6 +368,7 @@ class LexicalIndex:
         b: float = 0.75,
         merge_pending: int = MERGE_PENDING,
         merge_age_s: float = MERGE_AGE_S,
+        merge_rest: float = MERGE_REST,
         overlay_max: int = OVERLAY_MAX,
         sync_rebuild_max: int = SYNC_REBUILD_MAX,
     ) -> None:
@@ -371,6 +376,7 @@ class LexicalIndex:
         self.b = b
         self.merge_pending = merge_pending
         self.merge_age_s = merge_age_s
+        self.merge_rest = merge_rest
         self.overlay_max = overlay_max
         self.sync_rebuild_max = sync_rebuild_max
         self._docs: dict[int, list[str]] = {}
@@ -381,6 +387,8 @@ class LexicalIndex:
         # What reads use, swapped as one: the snapshot, and the overlay (None when dropped, see Updates).
         self._view: tuple[_Snapshot, _Overlay | None] = (self._build(np.zeros(0, dtype=np.int64), []), _Overlay())
         self._rebuilder: threading.Thread | None = None
+        self._merged_at = 0.0  # time.monotonic() when the last build was swapped in
+        self._merge_s = 0.0  # how long it took
 
     # -- writes ---------------------------------------------------------------------------------------------------
 
@@ -555,11 +563,21 @@ class LexicalIndex:
                 self._rebuild_now()
                 return self._view
             self._rebuild_in_background()
-        elif self._pending and (
-            len(self._pending) >= self.merge_pending or time.monotonic() - overlay.since >= self.merge_age_s
-        ):
+        elif self._merge_due(overlay):
             self._rebuild_in_background()
         return view
+
+    def _merge_due(self, overlay: _Overlay) -> bool:
+        """Whether to start a merge: see Updates (limits, and the rest between merges)."""
+        pending = len(self._pending)
+        if not pending:
+            return False
+        if pending >= self.overlay_max // 2:  # before the overlay overflows, whatever the rest
+            return True
+        now = time.monotonic()
+        if now - self._merged_at < self.merge_rest * self._merge_s:
+            return False
+        return pending >= self.merge_pending or now - overlay.since >= self.merge_age_s
 
     def _rebuild_now(self) -> None:
         with self._build_lock:
@@ -571,6 +589,8 @@ class LexicalIndex:
                 corpus = [self._docs[i] for i in ids.tolist()]
             snap = self._build(ids, corpus)
             with self._lock:
+                self._merged_at = time.monotonic()
+                self._merge_s = self._merged_at - started
                 # Writes made during the build stay pending, in a new overlay over the new snapshot.
                 self._pending = {i: v for i, v in self._pending.items() if v > version}
                 overlay: _Overlay | None = None
