@@ -321,6 +321,7 @@ def test_hnsw_falls_back_to_exact_when_graph_search_comes_up_short(
     monkeypatch.setattr(index_module, "EXACT_SEARCH_MAX", 0)
     monkeypatch.setattr(index_module, "EXACT_PER_EF", 0)
     monkeypatch.setattr(index_module, "HNSW_EF_MAX", 4)
+    monkeypatch.setattr(index_module, "HNSW_RETRY_FACTOR", 1)  # the retry is as narrow as the first walk
     monkeypatch.setattr(idx, "ef_search", 4)
     exact_calls: list[int] = []
     real_exact = idx._exact
@@ -338,6 +339,28 @@ def test_hnsw_falls_back_to_exact_when_graph_search_comes_up_short(
     assert all(len({i for i, _ in row}) == 10 for row in got)
     assert all(model.attrs[i].field == "f17" for row in got for i, _ in row)
     assert recall(got, model.search_many(queries, 10, flt)) >= 0.9
+
+
+def test_a_short_hnsw_walk_is_retried_wider_before_an_exact_scan(
+    hnsw_30k: tuple[VectorIndex, Model, np.ndarray], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    idx, model, vectors = hnsw_30k
+    monkeypatch.setattr(index_module, "EXACT_SEARCH_MAX", 0)
+    monkeypatch.setattr(index_module, "EXACT_PER_EF", 0)
+    monkeypatch.setattr(index_module, "HNSW_EF_MAX", 4)
+    monkeypatch.setattr(index_module, "HNSW_RETRY_FACTOR", 1000)  # ef 4 first, then 4000
+    monkeypatch.setattr(idx, "ef_search", 4)
+
+    def no_exact(*args: Any) -> Any:
+        raise AssertionError("the wider walk should have filled every row")
+
+    monkeypatch.setattr(idx, "_exact", no_exact)
+    flt = Filter(fields=("f17",))
+    queries = vectors[:20]
+    got = idx.search(queries, 10, flt)
+    assert all(len({i for i, _ in row}) == 10 for row in got)
+    assert all(model.attrs[i].field == "f17" for row in got for i, _ in row)
+    assert recall(got, model.search_many(queries, 10, flt)) >= 0.95
 
 
 def test_hnsw_recall_vs_flat(hnsw_30k: tuple[VectorIndex, Model, np.ndarray]) -> None:
