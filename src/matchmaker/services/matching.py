@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import io
 import logging
-import os
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date
@@ -258,15 +257,18 @@ def execute_run(
     run_id: int,
     *,
     batch_size: int = 128,
-    workers: int | None = None,
+    workers: int = 1,
     today: date | None = None,
 ) -> None:
-    """Rank achievements for every open need the run selects, in batches over all cores, and store the pairings.
+    """Rank achievements for every open need the run selects, in batches, and store the pairings.
+
+    ``workers`` threads rank the batches. One by default: the ranking stage is Python, so threads take turns holding
+    the GIL (benchmarks/matching_list.py, 10k needs × 100k achievements on 2 cores: 43.9 s on one thread, 52.4 s on
+    two), and a run beside live API requests then leaves the second core to them.
 
     Pairings a manager has decided (any status but proposed) are left untouched and never proposed again; the
     run's proposals replace earlier undecided proposals for the same needs. Progress is committed per batch.
     """
-    workers = workers or os.cpu_count() or 1
     with session_factory() as session:
         run = get_run(session, run_id)
         run.status = "running"
