@@ -4,6 +4,7 @@ from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, BackgroundTasks, Depends, Query, Request, Response, status
+from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from matchmaker.api.deps import PrincipalDep, SessionDep
@@ -84,20 +85,24 @@ def _matches(
     return {"items": items, "k": params.k, "constraints": params.constraints}
 
 
+# The matching routes are async and run their work in a worker thread themselves: for a sync route FastAPI also
+# validates the returned dict in a worker thread of its own, one more hand-over per request on the hottest path.
+
+
 @router.get("/demands/{record_id}/matches", summary="Achievements that solve a need")
-def demand_matches(
+async def demand_matches(
     record_id: int, request: Request, session: SessionDep, principal: PrincipalDep, params: MatchParamsDep
 ) -> dict[str, Any]:
     """Achievements ranked for one need, each with its explanation; filters apply to the achievements."""
-    return _matches(request, session, principal, "demands", record_id, params)
+    return await run_in_threadpool(_matches, request, session, principal, "demands", record_id, params)
 
 
 @router.get("/achievements/{record_id}/matches", summary="Needs an achievement fits")
-def achievement_matches(
+async def achievement_matches(
     record_id: int, request: Request, session: SessionDep, principal: PrincipalDep, params: MatchParamsDep
 ) -> dict[str, Any]:
     """Open needs ranked for one achievement, each with its explanation; filters apply to the needs."""
-    return _matches(request, session, principal, "achievements", record_id, params)
+    return await run_in_threadpool(_matches, request, session, principal, "achievements", record_id, params)
 
 
 class SearchRequest(BaseModel):
