@@ -313,16 +313,22 @@ def test_hnsw_selective_filter_k_exceeds_matches(hnsw_30k: tuple[VectorIndex, Mo
     assert [len(row) for row in got] == [m, m, m]
 
 
+def _narrow_graph_walk(monkeypatch: pytest.MonkeyPatch, idx: VectorIndex, retry_factor: int) -> None:
+    """Force filtered searches onto the graph with efSearch 4 (a 1% filter then comes back short), retried with
+    ``retry_factor`` times that."""
+    monkeypatch.setattr(index_module, "EXACT_SEARCH_MAX", 0)
+    monkeypatch.setattr(index_module, "EXACT_PER_EF", 0)
+    monkeypatch.setattr(index_module, "HNSW_EF_MAX", 4)
+    monkeypatch.setattr(index_module, "HNSW_RETRY_FACTOR", retry_factor)
+    monkeypatch.setattr(idx, "ef_search", 4)
+
+
 def test_hnsw_falls_back_to_exact_when_graph_search_comes_up_short(
     hnsw_30k: tuple[VectorIndex, Model, np.ndarray], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Force the graph path with a tiny efSearch on a 1% filter: it misses hits, and the fallback must fill them."""
     idx, model, vectors = hnsw_30k
-    monkeypatch.setattr(index_module, "EXACT_SEARCH_MAX", 0)
-    monkeypatch.setattr(index_module, "EXACT_PER_EF", 0)
-    monkeypatch.setattr(index_module, "HNSW_EF_MAX", 4)
-    monkeypatch.setattr(index_module, "HNSW_RETRY_FACTOR", 1)  # the retry is as narrow as the first walk
-    monkeypatch.setattr(idx, "ef_search", 4)
+    _narrow_graph_walk(monkeypatch, idx, retry_factor=1)  # the retry is as narrow as the first walk
     exact_calls: list[int] = []
     real_exact = idx._exact
 
@@ -345,11 +351,7 @@ def test_a_short_hnsw_walk_is_retried_wider_before_an_exact_scan(
     hnsw_30k: tuple[VectorIndex, Model, np.ndarray], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     idx, model, vectors = hnsw_30k
-    monkeypatch.setattr(index_module, "EXACT_SEARCH_MAX", 0)
-    monkeypatch.setattr(index_module, "EXACT_PER_EF", 0)
-    monkeypatch.setattr(index_module, "HNSW_EF_MAX", 4)
-    monkeypatch.setattr(index_module, "HNSW_RETRY_FACTOR", 1000)  # ef 4 first, then 4000
-    monkeypatch.setattr(idx, "ef_search", 4)
+    _narrow_graph_walk(monkeypatch, idx, retry_factor=1000)  # ef 4 first, then 4000
 
     def no_exact(*args: Any) -> Any:
         raise AssertionError("the wider walk should have filled every row")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import threading
 import time
+from collections.abc import Callable
 
 import numpy as np
 import pytest
@@ -38,17 +39,23 @@ def test_doc_sharing_rare_terms_ranks_first(index: LexicalIndex) -> None:
     assert index.idf("蓄冷") > index.idf("材料")
 
 
-def test_score_follows_the_lucene_bm25_formula() -> None:
-    ix = LexicalIndex(k1=1.2, b=0.75)
-    ix.upsert_tokens([10, 20, 30], [["a", "b", "a"], ["b", "c"], ["c"]])
-    # N = 3, avgdl = 2; df(a) = 1, df(b) = 2. For doc 10 (|d| = 3, tf(a) = 2, tf(b) = 1):
-    n, avgdl, k1, b = 3, 2.0, 1.2, 0.75
+def _lucene(*, n: int, avgdl: float, k1: float, b: float) -> tuple[Callable[[int], float], Callable[[int, int], float]]:
+    """Lucene BM25's idf(df) and tf part tfc(tf, |d|) for a corpus of ``n`` documents of mean length ``avgdl``."""
 
     def idf(df: int) -> float:
         return math.log(1 + (n - df + 0.5) / (df + 0.5))
 
     def tfc(tf: int, dl: int) -> float:
         return tf / (tf + k1 * (1 - b + b * dl / avgdl))
+
+    return idf, tfc
+
+
+def test_score_follows_the_lucene_bm25_formula() -> None:
+    ix = LexicalIndex(k1=1.2, b=0.75)
+    ix.upsert_tokens([10, 20, 30], [["a", "b", "a"], ["b", "c"], ["c"]])
+    # N = 3, avgdl = 2; df(a) = 1, df(b) = 2. For doc 10 (|d| = 3, tf(a) = 2, tf(b) = 1):
+    idf, tfc = _lucene(n=3, avgdl=2.0, k1=1.2, b=0.75)
 
     expected = idf(1) * tfc(2, 3) + idf(2) * tfc(1, 3)
     assert ix.scores(["a", "b"], [10])[0] == pytest.approx(expected, rel=1e-5)
@@ -234,13 +241,7 @@ def test_overlay_records_are_scored_with_the_snapshot_statistics() -> None:
     ix.refresh()
     ix.upsert_tokens([40], [["a", "d", "d", "e"]])
     # frozen: N = 3, avgdl = 2, df(a) = 1; d is unseen (df = 0)
-    n, avgdl, k1, b = 3, 2.0, 1.2, 0.75
-
-    def idf(df: int) -> float:
-        return math.log(1 + (n - df + 0.5) / (df + 0.5))
-
-    def tfc(tf: int, dl: int) -> float:
-        return tf / (tf + k1 * (1 - b + b * dl / avgdl))
+    idf, tfc = _lucene(n=3, avgdl=2.0, k1=1.2, b=0.75)
 
     expected = idf(1) * tfc(1, 4) + idf(0) * tfc(2, 4)
     assert ix.scores(["a", "d"], [40])[0] == pytest.approx(expected, rel=1e-6)

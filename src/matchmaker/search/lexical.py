@@ -141,10 +141,6 @@ class _Snapshot:
         norm = self.k1 * (1.0 - self.b + self.b * len(tokens) / avgdl)
         return {token: tf / (tf + norm) for token, tf in Counter(tokens).items()}
 
-    def contains(self, ids: Sequence[int]) -> list[bool]:
-        """Whether each id is a document of this snapshot."""
-        return self.positions(np.asarray(ids, dtype=np.int64))[1].tolist() if len(ids) else []
-
     def positions(self, ids: npt.ArrayLike) -> tuple[IdArray, npt.NDArray[np.bool_]]:
         """Corpus positions of ``ids`` and whether each id is indexed (positions of unknown ids are meaningless)."""
         wanted = np.asarray(ids, dtype=np.int64).ravel()
@@ -302,12 +298,13 @@ class _Overlay:
 
     docs: Mapping[int, Mapping[str, float]] = field(default_factory=dict)  # present records: token -> tf part
     postings: Mapping[str, Mapping[int, float]] = field(default_factory=dict)  # token -> record -> tf part
-    stale: frozenset[int] = frozenset()  # records of the snapshot that changed or are gone
+    # Records of the snapshot that changed or are gone, ascending: kept as the array every read passes to numpy.
+    stale: IdArray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     since: float = 0.0  # time.monotonic() of the oldest pending write
 
     @property
     def empty(self) -> bool:
-        return not self.docs and not self.stale
+        return not self.docs and not len(self.stale)
 
     def written(self, snap: _Snapshot, writes: Mapping[int, list[str] | None], now: float) -> _Overlay:
         """This overlay with ``writes`` applied (tokens, or None for a removal) at ``now`` (time.monotonic())."""
@@ -333,8 +330,9 @@ class _Overlay:
         for token in copied:
             if not postings[token]:
                 del postings[token]
-        in_snapshot = [i for i, held in zip(ids, snap.contains(ids), strict=True) if held]
-        return _Overlay(docs, postings, self.stale | frozenset(in_snapshot), self.since or now)
+        written_ids = np.asarray(ids, dtype=np.int64)
+        _, held = snap.positions(written_ids)
+        return _Overlay(docs, postings, np.union1d(self.stale, written_ids[held]), self.since or now)
 
     def score_map(self, snap: _Snapshot, query_tokens: list[str]) -> dict[int, float]:
         """Score of every overlay record sharing a token with the query (the one path both reads use)."""
@@ -512,9 +510,7 @@ class LexicalIndex:
     ) -> tuple[list[tuple[int, float]], FloatArray]:
         snap, overlay = self._current()
         pos, known = self._in_snapshot(snap, overlay, wanted)
-        stale = np.zeros(0, dtype=np.int64)
-        if overlay is not None and overlay.stale:
-            stale = np.fromiter(overlay.stale, dtype=np.int64, count=len(overlay.stale))
+        stale = overlay.stale if overlay is not None else np.zeros(0, dtype=np.int64)
         hits, at = snap.top(query_tokens, k, allowed, stale, pos[known])
         scores = np.zeros(len(wanted), dtype=np.float32)
         scores[known] = at
@@ -536,8 +532,8 @@ class LexicalIndex:
     ) -> tuple[IdArray, npt.NDArray[np.bool_]]:
         """Snapshot positions of ``wanted`` and whether the snapshot answers for each (indexed and not stale)."""
         pos, known = snap.positions(wanted)
-        if overlay is not None and overlay.stale and len(wanted):
-            known &= ~np.isin(wanted, np.fromiter(overlay.stale, dtype=np.int64, count=len(overlay.stale)))
+        if overlay is not None and len(overlay.stale) and len(wanted):
+            known &= ~np.isin(wanted, overlay.stale)
         return pos, known
 
     @staticmethod
