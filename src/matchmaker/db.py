@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -13,6 +14,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import MetaData, create_engine, event
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
 from matchmaker.config import Settings, project_path
@@ -48,7 +50,40 @@ def create_db_engine(settings: Settings) -> Engine:
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    return create_engine(url, pool_size=settings.db_pool_size, max_overflow=10, pool_pre_ping=True)
+    engine = create_engine(url, pool_size=settings.db_pool_size, max_overflow=10)
+    ping_idle_connections(engine)
+    return engine
+
+
+PING_AFTER_IDLE_S = 1.0
+"""Seconds a pooled connection may sit idle before its next checkout pings it (:func:`ping_idle_connections`)."""
+
+
+def ping_idle_connections(engine: Engine, idle_s: float = PING_AFTER_IDLE_S) -> None:
+    """Ping a pooled connection at checkout only when it has been idle for more than ``idle_s`` seconds.
+
+    ``pool_pre_ping`` pings at every checkout: one more round trip per request, which a busy service pays hundreds of
+    times a second while a connection idle for a few milliseconds is as good as the last statement it ran. A dead
+    connection (the database restarted while the pool was idle) fails its ping and is replaced before the caller sees
+    it, as with ``pool_pre_ping``. A restart under load fails the statements in flight either way; the first error
+    then invalidates every older pooled connection (SQLAlchemy's disconnect handling), so later requests reconnect.
+    """
+    dialect = engine.dialect
+
+    def checkout(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        returned = record.info.pop("matchmaker_checked_in", None)
+        if returned is None or time.monotonic() - returned <= idle_s:
+            return
+        try:
+            dialect.do_ping(dbapi_connection)
+        except Exception as exc:  # the pool discards this connection and checks out a fresh one
+            raise DisconnectionError(f"stale pooled connection: {exc}") from exc
+
+    def checkin(_dbapi_connection: Any, record: Any) -> None:
+        record.info["matchmaker_checked_in"] = time.monotonic()
+
+    event.listen(engine.pool, "checkout", checkout)
+    event.listen(engine.pool, "checkin", checkin)
 
 
 def create_session_factory(engine: Engine) -> sessionmaker[Session]:

@@ -10,6 +10,7 @@ from collections.abc import Callable
 import numpy as np
 import pytest
 
+from matchmaker.search import lexical
 from matchmaker.search.lexical import LexicalIndex
 from matchmaker.search.text import tokenize
 
@@ -368,3 +369,22 @@ def test_merges_rest_between_them_unless_the_overlay_fills_up() -> None:
     assert ix._rebuilder is not None
     ix._rebuilder.join(10)
     assert ix.stats()["pending"] == 0
+
+
+def test_a_snapshot_reuses_the_columns_of_a_query_it_has_seen(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(lexical, "COLUMN_CACHE_SIZE", 2)
+    ix = LexicalIndex()
+    ix.upsert(list(DOCS), list(DOCS.values()))
+    queries = [tokenize(q) for q in ("相变蓄冷材料", "冷链物流 运输", "发酵罐 染菌", "材料 材料 工艺")]
+    fresh = [ix.search(q, 3) for q in queries]
+    snapshot = ix._view[0]
+    first = snapshot.columns(queries[3])
+    assert snapshot.columns(list(queries[3])) is first  # the same tokens: looked up once
+    assert not first[0].flags.writeable  # shared by later queries, so nobody may change it
+    assert len(snapshot._column_cache) <= 2  # bounded: it starts over when full
+    assert [ix.search(q, 3) for q in queries] == fresh  # cached or not, the same answers
+    ix.upsert([9], ["相变蓄冷 冷链"])
+    ix.refresh()  # a new snapshot (a new vocabulary) starts with no cached columns
+    assert ix._view[0] is not snapshot
+    assert ix._view[0]._column_cache == {}
+    assert ix.search(queries[0], 3)[0][0] in (1, 9)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from datetime import date
 
 import pytest
@@ -139,3 +140,32 @@ def test_weights_from_dict_rejects_unknown_names() -> None:
     assert Weights.from_dict({"lexical": 0.5}).lexical == 0.5
     with pytest.raises(ValueError, match="unknown ranking weight"):
         Weights.from_dict({"colour": 1.0})
+
+
+def test_the_ranking_order_is_the_order_of_the_reported_scores() -> None:
+    # rank() sorts on a score it computes without building explanations; the reported score must equal it exactly,
+    # so that the list a manager reads is sorted by the numbers it shows.
+    rng = random.Random(7)
+    modes = ["技术转让", "许可", "合作开发", "作价入股"]
+    candidates = [
+        cand(
+            i,
+            semantic=rng.uniform(0.2, 0.95),
+            lexical=rng.choice([0.0, rng.uniform(0.1, 30.0)]),
+            trl=rng.choice([None, *range(1, 10)]),
+            modes=frozenset(rng.sample(modes, rng.randint(0, 3))),
+            price_wan=rng.choice([None, rng.uniform(10, 500)]),
+            region=rng.choice(["北京", "天津", "河北", "其他"]),
+            field=rng.choice(["新材料", "新能源", "其他"]),
+        )
+        for i in range(200)
+    ]
+    weights = Weights()
+    max_lexical = max(c.lexical for c in candidates)
+    for policy in ("strict", "flag"):
+        ranked = rank(candidates, k=200, weights=weights, policy=policy, today=TODAY)
+        expected = {c.id: score_candidate(c, weights, max_lexical, TODAY).score for c in candidates}
+        assert [r.score for r in ranked] == [expected[r.id] for r in ranked]
+        if policy == "strict":
+            assert [r.score for r in ranked] == sorted((r.score for r in ranked), reverse=True)
+            assert len(ranked) == sum(1 for r in ranked if not r.violations) > 0

@@ -109,6 +109,8 @@ OVERLAY_MAX = 2_000
 """Records the overlay takes; a batch past it drops the overlay (see Updates)."""
 THRESHOLD_PROBE = 4096
 """Postings read from the query's strongest terms to find a score threshold before selecting the top k."""
+COLUMN_CACHE_SIZE = 4096
+"""Queries whose vocabulary columns a snapshot keeps (then it starts over)."""
 
 
 @dataclass(frozen=True)
@@ -123,6 +125,11 @@ class _Snapshot:
     avgdl: float  # mean tokens per document (0.0 for an empty corpus)
     k1: float
     b: float
+    # The columns of recent queries: a snapshot's vocabulary never changes, and the same needs are ranked again and
+    # again (each lookup walks every query token through the vocabulary).
+    _column_cache: dict[tuple[str, ...], tuple[IdArray, FloatArray]] = field(
+        default_factory=dict, compare=False, repr=False
+    )
 
     @property
     def n_docs(self) -> int:
@@ -156,15 +163,25 @@ class _Snapshot:
         Every scoring path adds the columns' float32 terms in this order, so :meth:`all_scores` and
         :meth:`scores_at` give bit-identical scores.
         """
+        key = tuple(query_tokens)
+        found = self._column_cache.get(key)
+        if found is not None:
+            return found
         token_ids = [self.vocab[t] for t in query_tokens if t in self.vocab]
         if not token_ids:
-            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
-        ordered = np.sort(np.asarray(token_ids, dtype=np.int64))
-        first = np.flatnonzero(np.concatenate(([True], ordered[1:] != ordered[:-1])))
-        cols = ordered[first]
-        counts = np.diff(np.append(first, ordered.shape[0])).astype(np.float32)
-        order = np.argsort(-(counts * self.col_max[cols]), kind="stable")
-        return cols[order], counts[order]
+            found = np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
+        else:
+            ordered = np.sort(np.asarray(token_ids, dtype=np.int64))
+            first = np.flatnonzero(np.concatenate(([True], ordered[1:] != ordered[:-1])))
+            cols = ordered[first]
+            counts = np.diff(np.append(first, ordered.shape[0])).astype(np.float32)
+            order = np.argsort(-(counts * self.col_max[cols]), kind="stable")
+            found = cols[order], counts[order]
+            found[0].flags.writeable = found[1].flags.writeable = False  # shared by every later query
+        if len(self._column_cache) >= COLUMN_CACHE_SIZE:
+            self._column_cache.clear()
+        self._column_cache[key] = found
+        return found
 
     def _arrays(self) -> tuple[FloatArray, npt.NDArray[Any], npt.NDArray[Any]]:
         assert self.retriever is not None
@@ -616,10 +633,11 @@ class LexicalIndex:
     def _build(self, ids: IdArray, corpus: list[list[str]]) -> _Snapshot:
         """Build a snapshot of ``corpus`` (token lists in the order of ``ids``, ascending)."""
         avgdl = float(np.mean([len(doc) for doc in corpus])) if corpus else 0.0
-        params = {"avgdl": avgdl, "k1": self.k1, "b": self.b}
         if not any(corpus):
             empty = np.zeros(0, dtype=np.float32)
-            return _Snapshot(ids=ids, retriever=None, vocab={}, idf=empty, col_max=empty, **params)
+            return _Snapshot(
+                ids=ids, retriever=None, vocab={}, idf=empty, col_max=empty, avgdl=avgdl, k1=self.k1, b=self.b
+            )
         retriever = bm25s.BM25(k1=self.k1, b=self.b, method="lucene", backend="numpy", csc_backend="auto")
         retriever.index(corpus, create_empty_token=False, show_progress=False)
         n_docs = len(ids)
@@ -631,6 +649,7 @@ class LexicalIndex:
         filled = np.flatnonzero(df > 0)
         if filled.size:
             col_max[filled] = np.maximum.reduceat(data, indptr[filled])
+        vocab = dict(retriever.vocab_dict)
         return _Snapshot(
-            ids=ids, retriever=retriever, vocab=dict(retriever.vocab_dict), idf=idf, col_max=col_max, **params
+            ids=ids, retriever=retriever, vocab=vocab, idf=idf, col_max=col_max, avgdl=avgdl, k1=self.k1, b=self.b
         )

@@ -28,7 +28,8 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date
-from typing import Any, Literal
+from operator import mul
+from typing import Any, Literal, NamedTuple
 
 ConstraintPolicy = Literal["flag", "strict"]
 INBOUND_REGIONS = frozenset({"北京", "河北"})
@@ -86,9 +87,12 @@ class OfferFacts:
     price_wan: float | None = None
 
 
-@dataclass(frozen=True)
-class Candidate:
-    """One pairing to score: the candidate's id, its retrieval evidence and both sides' facts."""
+class Candidate(NamedTuple):
+    """One pairing to score: the candidate's id, its retrieval evidence and both sides' facts.
+
+    A named tuple rather than a frozen dataclass: a query builds one per candidate (a hundred or more), and a tuple
+    is built several times faster.
+    """
 
     id: int
     semantic: float
@@ -204,7 +208,17 @@ def check_constraints(need: NeedFacts, offer: OfferFacts, today: date) -> list[C
     return checks
 
 
-def _component_values(c: Candidate, max_lexical: float, today: date) -> dict[str, float]:
+COMPONENTS = ("semantic", "lexical", "chain", "trl", "mode", "price", "region", "freshness")
+"""The score components, in the order they are summed (and listed in an explanation)."""
+
+
+def _weight_vector(weights: Weights) -> tuple[float, ...]:
+    w = weights.__dict__
+    return tuple(w[name] for name in COMPONENTS)
+
+
+def _component_values(c: Candidate, max_lexical: float, today: date) -> tuple[float, ...]:
+    """The component values of a pairing, in :data:`COMPONENTS` order."""
     need, offer = c.need, c.offer
     if need.min_trl is not None:
         trl = 1.0 if offer.trl is not None and offer.trl >= need.min_trl else 0.0
@@ -231,16 +245,7 @@ def _component_values(c: Candidate, max_lexical: float, today: date) -> dict[str
     chain = 1.0 if need.field == offer.field and need.field != "其他" else 0.0
     freshness = 0.0 if c.age_days is None else max(0.0, 1.0 - c.age_days / 730.0)
     lexical = c.lexical / max_lexical if max_lexical > 0 else 0.0
-    return {
-        "semantic": float(c.semantic),
-        "lexical": float(lexical),
-        "chain": chain,
-        "trl": trl,
-        "mode": mode,
-        "price": price,
-        "region": region,
-        "freshness": freshness,
-    }
+    return (float(c.semantic), float(lexical), chain, trl, mode, price, region, freshness)
 
 
 def _sentence(c: Candidate, checks: list[Check]) -> str:
@@ -269,9 +274,8 @@ def hard_violations(need: NeedFacts, offer: OfferFacts, today: date) -> list[str
     return violations
 
 
-def _contributions(values: dict[str, float], weights: Weights) -> dict[str, float]:
-    w = weights.__dict__  # a frozen dataclass's fields; plain lookups are twice as fast as getattr in the hot loop
-    return {name: w[name] * value for name, value in values.items()}
+def _contributions(values: tuple[float, ...], weights: Weights) -> dict[str, float]:
+    return dict(zip(COMPONENTS, map(mul, _weight_vector(weights), values), strict=True))
 
 
 def score_candidate(c: Candidate, weights: Weights, max_lexical: float, today: date) -> Ranked:
@@ -313,10 +317,12 @@ def rank(
     weights = weights or Weights()
     today = today or date.today()
     max_lexical = max((c.lexical for c in candidates), default=0.0)
+    vector = _weight_vector(weights)
     scored: list[tuple[float, int, Candidate]] = []
     for c in candidates:
-        # The same arithmetic, in the same order, as score_candidate: the sort key equals the reported score.
-        relevance = sum(_contributions(_component_values(c, max_lexical, today), weights).values())
+        # The same products summed in the same order as score_candidate's contributions: the sort key equals the
+        # reported score bit for bit (without the two dicts an explanation needs).
+        relevance = sum(map(mul, vector, _component_values(c, max_lexical, today)))
         violations = hard_violations(c.need, c.offer, today)
         if violations and policy == "strict":
             continue
@@ -325,7 +331,7 @@ def rank(
     promoted = _satisfying_first(scored, weights, today) if policy == "flag" else None
     best = [c for _, _, c in scored[:k]]
     if shared_terms is not None:
-        best = [replace(c, shared_terms=shared_terms(c)) for c in best]
+        best = [c._replace(shared_terms=shared_terms(c)) for c in best]
     ranked = [score_candidate(c, weights, max_lexical, today) for c in best]
     if promoted is not None and ranked:
         ranked[0].first_place = "首位优先推荐满足企业全部硬性要求的成果；得分更高但违反要求的成果排在其后并已标注"

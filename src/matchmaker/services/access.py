@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Select, false, or_, select
+from sqlalchemy import Row, Select, false, or_, select
 from sqlalchemy.orm import Session
 
 from matchmaker.errors import Forbidden
@@ -113,8 +113,9 @@ def disclosed_demands(session: Session, principal: Principal | None, demand_ids:
     return set(session.scalars(stmt))
 
 
-def hides_enterprise(principal: Principal | None, demand: Demand, disclosed: set[int]) -> bool:
-    """Whether the enterprise's identity must be hidden from this caller."""
+def hides_enterprise(principal: Principal | None, demand: Demand | Row[Any], disclosed: set[int]) -> bool:
+    """Whether the enterprise's identity must be hidden from this caller (a need, or a row with its id and
+    ``confidential``)."""
     if principal is None or principal.is_staff or principal.role == "enterprise":
         return False
     return bool(demand.confidential) and demand.id not in disclosed

@@ -12,7 +12,7 @@ from typing import Any, Literal, cast
 
 import openpyxl
 from pydantic import BaseModel, ConfigDict, Field, field_validator
-from sqlalchemy import delete, select
+from sqlalchemy import Row, Select, Table, bindparam, delete, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from matchmaker.domain import normalise_chain, normalise_mode, normalise_region
@@ -89,8 +89,19 @@ def _as_list(value: Any) -> list[str]:
     return list(value)
 
 
-def achievement_brief(a: Achievement) -> dict[str, Any]:
-    """The achievement fields shown beside a ranked pairing."""
+BRIEF_COLUMNS: dict[Target, tuple[str, ...]] = {
+    "achievements": (
+        "id", "external_id", "title", "field", "region", "owner", "trl", "transfer_modes", "price_wan", "language",
+    ),
+    "demands": (
+        "id", "external_id", "title", "field", "region", "enterprise", "min_trl", "preferred_modes", "budget_wan",
+        "deadline", "confidential", "bounty_wan", "language",
+    ),
+}  # fmt: skip
+
+
+def achievement_brief(a: Achievement | Row[Any]) -> dict[str, Any]:
+    """The achievement fields shown beside a ranked pairing (from the record or a row of its brief columns)."""
     return {
         "id": a.id,
         "external_id": a.external_id,
@@ -105,8 +116,8 @@ def achievement_brief(a: Achievement) -> dict[str, Any]:
     }
 
 
-def demand_brief(d: Demand) -> dict[str, Any]:
-    """The need fields shown beside a ranked pairing."""
+def demand_brief(d: Demand | Row[Any]) -> dict[str, Any]:
+    """The need fields shown beside a ranked pairing (from the record or a row of its brief columns)."""
     return {
         "id": d.id,
         "external_id": d.external_id,
@@ -124,26 +135,34 @@ def demand_brief(d: Demand) -> dict[str, Any]:
     }
 
 
+def _brief_statement(target: Target) -> Select[Any]:
+    table: Table = (Achievement if target == "achievements" else Demand).__table__  # type: ignore[assignment]
+    return select(*(table.c[name] for name in BRIEF_COLUMNS[target])).where(
+        table.c.id.in_(bindparam("ids", expanding=True))
+    )
+
+
+# Core statements built once: a ranked list is hydrated on every match request, and loading full ORM objects (every
+# text column, identity map, instrumentation) cost several times what these columns do.
+_BRIEFS: dict[Target, Select[Any]] = {target: _brief_statement(target) for target in BRIEF_COLUMNS}
+
+
 def _hydrate(
     session: Session, target: Target, ranked: list[Ranked], principal: Principal | None = None
 ) -> list[dict[str, Any]]:
-    model = Achievement if target == "achievements" else Demand
     ids = [r.id for r in ranked]
-    found = (
-        cast(list[Achievement | Demand], list(session.scalars(select(model).where(model.id.in_(ids))))) if ids else []
-    )
-    records = {r.id: r for r in found}
+    rows = {row.id: row for row in session.execute(_BRIEFS[target], {"ids": ids})} if ids else {}
     key = "achievement" if target == "achievements" else "demand"
-    disclosed = disclosed_demands(session, principal, list(records)) if target == "demands" else set()
+    disclosed = disclosed_demands(session, principal, list(rows)) if target == "demands" else set()
     items: list[dict[str, Any]] = []
     for r in ranked:
-        record = records.get(r.id)
-        if record is None:  # deleted after the index saw it; the follower drops it on its next pass
+        row = rows.get(r.id)
+        if row is None:  # deleted after the index saw it; the follower drops it on its next pass
             continue
-        if isinstance(record, Achievement):
-            brief = achievement_brief(record)
+        if target == "achievements":
+            brief = achievement_brief(row)
         else:
-            brief = present_demand(demand_brief(record), hides_enterprise(principal, record, disclosed))
+            brief = present_demand(demand_brief(row), hides_enterprise(principal, row, disclosed))
         items.append({"rank": len(items) + 1, "score": round(r.score, 4), key: brief, "explanation": r.explanation()})
     return items
 
