@@ -151,7 +151,7 @@ def _hydrate(
     session: Session, target: Target, ranked: list[Ranked], principal: Principal | None = None
 ) -> list[dict[str, Any]]:
     ids = [r.id for r in ranked]
-    rows = {row.id: row for row in session.execute(_BRIEFS[target], {"ids": ids})} if ids else {}
+    rows = {row.id: row for row in session.execute(_BRIEFS[target], {"ids": ids}).all()} if ids else {}
     key = "achievement" if target == "achievements" else "demand"
     disclosed = disclosed_demands(session, principal, list(rows)) if target == "demands" else set()
     items: list[dict[str, Any]] = []
