@@ -12,11 +12,11 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from matchmaker.models import Embedding
-from matchmaker.schemas import AchievementCreate
+from matchmaker.schemas import AchievementCreate, DemandCreate
 from matchmaker.search.embedding import Embedder
-from matchmaker.services.indexing import SearchService
-from matchmaker.services.records import ACHIEVEMENTS, create_record, delete_record
-from tests.factories import achievement
+from matchmaker.services.indexing import DOC_COLUMNS, SearchService, doc_from_row, to_doc
+from matchmaker.services.records import ACHIEVEMENTS, DEMANDS, create_record, delete_record
+from tests.factories import achievement, demand
 
 A = "/api/v1/achievements"
 
@@ -143,3 +143,17 @@ def test_hnsw_ef_search_setting_applies_to_built_and_loaded_indexes(
     loaded.start(follow=False)
     assert {c.index.ef_search for c in loaded.matcher.lists.values()} == {150}
     assert loaded.matcher.lists["achievements"].index.kind_in_use == "hnsw"
+
+
+@pytest.mark.parametrize("kind", ["achievements", "demands"])
+def test_a_row_of_the_doc_columns_gives_the_same_doc_as_the_record(client: TestClient, kind: str) -> None:
+    spec, body = (ACHIEVEMENTS, achievement()) if kind == "achievements" else (DEMANDS, demand())
+    schema = AchievementCreate if kind == "achievements" else DemandCreate
+    with _factory(client)() as session:
+        record = create_record(session, spec, schema(**body))  # type: ignore[arg-type]
+        session.commit()
+        table = spec.model.__table__
+        row = session.execute(
+            select(*(table.c[name] for name in DOC_COLUMNS[kind])).where(table.c.id == record.id)
+        ).one()
+        assert doc_from_row(kind, row) == to_doc(record)

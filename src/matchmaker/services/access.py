@@ -88,10 +88,14 @@ def can_read(principal: Principal | None, record: Achievement | Demand) -> bool:
 
 def can_write(principal: Principal | None, record: Achievement | Demand) -> bool:
     """Whether the caller may change or delete this record."""
+    return may_write(principal, "achievements" if isinstance(record, Achievement) else "demands", record.org_id)
+
+
+def may_write(principal: Principal | None, kind: str, org_id: int | None) -> bool:
+    """Whether the caller may change or delete a record of this list belonging to organisation ``org_id``."""
     if principal is None or principal.is_staff:
         return True
-    kind = "achievements" if isinstance(record, Achievement) else "demands"
-    return WRITES[kind] == principal.role and record.org_id is not None and record.org_id == principal.org_id
+    return WRITES[kind] == principal.role and org_id is not None and org_id == principal.org_id
 
 
 def owner_org(principal: Principal | None) -> int | None:

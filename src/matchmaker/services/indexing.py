@@ -23,13 +23,13 @@ from pathlib import Path
 from typing import Any, cast
 
 import numpy as np
-from sqlalchemy import delete, func, or_, select
+from sqlalchemy import Row, delete, func, or_, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, sessionmaker
 
 from matchmaker.config import Settings
-from matchmaker.models import Achievement, Demand, Embedding, RecordChange
+from matchmaker.models import Achievement, Demand, Embedding, RecordChange, record_text
 from matchmaker.search.embedding import Embedder
 from matchmaker.search.filters import RecordAttrs
 from matchmaker.search.index import IndexStateError, VectorIndex
@@ -84,24 +84,45 @@ def build_search_service(
 
 def to_doc(record: Achievement | Demand) -> Doc:
     """The matcher's view of a database record."""
-    updated = record.updated_at.date() if record.updated_at else None
-    if isinstance(record, Achievement):
-        modes = frozenset(record.transfer_modes or [])
-        price = float(record.price_wan) if record.price_wan is not None else None
-        return Doc(
-            id=record.id,
-            text=record.embed_text(),
-            attrs=RecordAttrs(
-                field=record.field, region=record.region, status=record.status, trl=record.trl, modes=modes
-            ),
-            facts=OfferFacts(field=record.field, region=record.region, trl=record.trl, modes=modes, price_wan=price),
-            updated=updated,
-        )
+    return _offer_doc(record) if isinstance(record, Achievement) else _need_doc(record)
+
+
+DOC_COLUMNS: dict[str, tuple[str, ...]] = {
+    "achievements": (
+        "id", "title", "keywords", "summary", "field", "region", "status", "trl", "transfer_modes", "price_wan",
+        "updated_at",
+    ),
+    "demands": (
+        "id", "title", "keywords", "description", "field", "region", "status", "min_trl", "preferred_modes",
+        "budget_wan", "deadline", "updated_at",
+    ),
+}  # fmt: skip
+"""The columns :func:`doc_from_row` reads."""
+
+
+def doc_from_row(kind: str, row: Row[Any]) -> Doc:
+    """The matcher's view of a record from a row of its :data:`DOC_COLUMNS` (no ORM object is loaded)."""
+    return _offer_doc(row) if kind == "achievements" else _need_doc(row)
+
+
+def _offer_doc(record: Achievement | Row[Any]) -> Doc:
+    modes = frozenset(record.transfer_modes or [])
+    price = float(record.price_wan) if record.price_wan is not None else None
+    return Doc(
+        id=record.id,
+        text=record_text(record.title, record.keywords, record.summary),
+        attrs=RecordAttrs(field=record.field, region=record.region, status=record.status, trl=record.trl, modes=modes),
+        facts=OfferFacts(field=record.field, region=record.region, trl=record.trl, modes=modes, price_wan=price),
+        updated=record.updated_at.date() if record.updated_at else None,
+    )
+
+
+def _need_doc(record: Demand | Row[Any]) -> Doc:
     modes = frozenset(record.preferred_modes or [])
     budget = float(record.budget_wan) if record.budget_wan is not None else None
     return Doc(
         id=record.id,
-        text=record.embed_text(),
+        text=record_text(record.title, record.keywords, record.description),
         attrs=RecordAttrs(
             field=record.field, region=record.region, status=record.status, trl=record.min_trl, modes=modes
         ),
@@ -113,7 +134,7 @@ def to_doc(record: Achievement | Demand) -> Doc:
             budget_wan=budget,
             deadline=record.deadline,
         ),
-        updated=updated,
+        updated=record.updated_at.date() if record.updated_at else None,
     )
 
 

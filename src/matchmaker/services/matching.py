@@ -26,12 +26,13 @@ from matchmaker.services.access import (
     Principal,
     disclosed_demands,
     hides_enterprise,
+    may_write,
     present_demand,
     require_role,
     require_staff,
 )
-from matchmaker.services.indexing import SearchService, to_doc
-from matchmaker.services.records import ACHIEVEMENTS, DEMANDS, get_record
+from matchmaker.services.indexing import DOC_COLUMNS, SearchService, doc_from_row, to_doc
+from matchmaker.services.records import ACHIEVEMENTS, DEMANDS
 
 log = logging.getLogger("matchmaker.matching")
 
@@ -142,9 +143,16 @@ def _brief_statement(target: Target) -> Select[Any]:
     )
 
 
-# Core statements built once: a ranked list is hydrated on every match request, and loading full ORM objects (every
-# text column, identity map, instrumentation) cost several times what these columns do.
+def _source_statement(source: Target) -> Select[Any]:
+    table: Table = (Achievement if source == "achievements" else Demand).__table__  # type: ignore[assignment]
+    columns = (*DOC_COLUMNS[source], "org_id")
+    return select(*(table.c[name] for name in columns)).where(table.c.id == bindparam("id"))
+
+
+# Core statements built once: every match request reads its source record and hydrates a ranked list, and loading
+# full ORM objects (every column, identity map, instrumentation) cost several times what these columns do.
 _BRIEFS: dict[Target, Select[Any]] = {target: _brief_statement(target) for target in BRIEF_COLUMNS}
+_SOURCES: dict[Target, Select[Any]] = {source: _source_statement(source) for source in BRIEF_COLUMNS}
 
 
 def _hydrate(
@@ -188,14 +196,16 @@ def match_record(
     _check_k(k)
     spec = DEMANDS if source == "demands" else ACHIEVEMENTS
     require_role(principal, (WRITES[source],), f"rank pairings for {source}")
-    record = get_record(session, spec, record_id, principal, write=True)
+    row = session.execute(_SOURCES[source], {"id": record_id}).first()
+    if row is None or not may_write(principal, source, row.org_id):  # what get_record(..., write=True) decides
+        raise NotFound(f"{spec.noun} {record_id} not found")
     if not search.ensure_current(source, record_id):
         raise Conflict(
             f"{spec.noun} {record_id} is not embedded yet; retry in a moment",
             fields=[field_error("id", "not yet in the index")],
         )
     target: Target = "achievements" if source == "demands" else "demands"
-    doc = to_doc(record)
+    doc = doc_from_row(source, row)
     flt = (filters or MatchFilters()).to_filter(target)
     ranked = search.matcher.match(
         Query(text=doc.text, facts=doc.facts), target, k=k, flt=flt, policy=policy, today=today
