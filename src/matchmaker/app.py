@@ -59,7 +59,7 @@ class LimitConcurrency:
     """At most ``limit`` API requests of this worker inside the application at once; the others wait, in arrival
     order, before any of their work starts (no database session is opened while waiting).
 
-    Request handlers are synchronous: they run in worker threads, and matching is CPU-bound under the GIL. More
+    Request work runs in worker threads (a matching request in one call), and matching is CPU-bound under the GIL. More
     requests in flight than cores only add thread switching — measured with wrk on the 2-core test machine, 2 workers:
     385 match requests/s at p99 10 ms with 2 connections, 280/s at p99 340 ms with 8 — and each holds a database
     connection, so an unbounded number exhausts the pool. Health and metrics endpoints are not limited.

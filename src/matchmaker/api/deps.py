@@ -70,6 +70,10 @@ def get_principal(
     session: SessionDep, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 ) -> Principal:
     """The caller, from the bearer token; 401 when it is missing, unknown, revoked or expired."""
+    return _authenticate(session, credentials)
+
+
+def _authenticate(session: Session, credentials: HTTPAuthorizationCredentials | None) -> Principal:
     principal = authenticate(session, credentials.credentials if credentials else None)
     session.info["actor_id"] = principal.user_id  # every audit entry of this unit of work names the caller
     return principal
@@ -99,9 +103,7 @@ def _authenticated_unit_of_work(
 ) -> T:
     session: Session = request.app.state.session_factory()
     try:
-        principal = authenticate(session, credentials.credentials if credentials else None)
-        session.info["actor_id"] = principal.user_id
-        result = work(session, principal)
+        result = work(session, _authenticate(session, credentials))
     except BaseException:
         _end_unit_of_work(request, session, False)
         raise

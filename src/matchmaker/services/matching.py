@@ -136,23 +136,19 @@ def demand_brief(d: Demand | Row[Any]) -> dict[str, Any]:
     }
 
 
-def _brief_statement(target: Target) -> Select[Any]:
-    table: Table = (Achievement if target == "achievements" else Demand).__table__  # type: ignore[assignment]
-    return select(*(table.c[name] for name in BRIEF_COLUMNS[target])).where(
-        table.c.id.in_(bindparam("ids", expanding=True))
-    )
-
-
-def _source_statement(source: Target) -> Select[Any]:
-    table: Table = (Achievement if source == "achievements" else Demand).__table__  # type: ignore[assignment]
-    columns = (*DOC_COLUMNS[source], "org_id")
-    return select(*(table.c[name] for name in columns)).where(table.c.id == bindparam("id"))
+def _select_by_id(kind: Target, columns: Sequence[str], *, many: bool) -> Select[Any]:
+    """The named columns of one record (bind ``id``) or of several (bind ``ids``, a list)."""
+    table: Table = (Achievement if kind == "achievements" else Demand).__table__  # type: ignore[assignment]
+    where = table.c.id.in_(bindparam("ids", expanding=True)) if many else table.c.id == bindparam("id")
+    return select(*(table.c[name] for name in columns)).where(where)
 
 
 # Core statements built once: every match request reads its source record and hydrates a ranked list, and loading
 # full ORM objects (every column, identity map, instrumentation) cost several times what these columns do.
-_BRIEFS: dict[Target, Select[Any]] = {target: _brief_statement(target) for target in BRIEF_COLUMNS}
-_SOURCES: dict[Target, Select[Any]] = {source: _source_statement(source) for source in BRIEF_COLUMNS}
+_BRIEFS: dict[Target, Select[Any]] = {t: _select_by_id(t, BRIEF_COLUMNS[t], many=True) for t in BRIEF_COLUMNS}
+_SOURCES: dict[Target, Select[Any]] = {
+    t: _select_by_id(t, (*DOC_COLUMNS[t], "org_id"), many=False) for t in BRIEF_COLUMNS
+}
 
 
 def _hydrate(
