@@ -1,4 +1,7 @@
-"""SQLAlchemy tables: the supply list, the demand list, import batches and the change log the indexes follow."""
+"""SQLAlchemy tables: the supply list, the demand list, import batches and the change log the indexes follow.
+
+Tables of the later capabilities (challenges, events, contracts, duplicates, ...) live in submodules of this package,
+one per capability, imported at the end of this module so that ``Base.metadata`` always holds every table."""
 
 from __future__ import annotations
 
