@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 import uvicorn
 from fastapi import FastAPI
@@ -129,6 +130,15 @@ def sign_in(live_server: LiveServer) -> Callable[[Any, str], None]:
         page.wait_for_load_state("networkidle")
 
     return do
+
+
+@pytest.fixture(scope="session")
+def api(live_server: LiveServer) -> Iterator[httpx.Client]:
+    """The live server's API as the first admin (test data goes in the way clients put it)."""
+    with httpx.Client(base_url=live_server.url, timeout=60) as client:
+        login = client.post("/api/v1/auth/login", json={"email": "admin@localhost", "password": PASSWORD})
+        client.headers["Authorization"] = f"Bearer {login.json()['access_token']}"
+        yield client
 
 
 @pytest.fixture(scope="session")

@@ -107,3 +107,33 @@ def staff_users(session: Session) -> list[dict[str, Any]]:
 
     stmt = select(User.id, User.email).where(User.role.in_(("manager", "admin")), User.active.is_(True))
     return [{"id": uid, "email": email} for uid, email in session.execute(stmt.order_by(User.email))]
+
+
+def user_emails(session: Session, user_ids: Sequence[int | None]) -> dict[int, str]:
+    """Emails of the users named in a pairing's history and notes."""
+    from matchmaker.models import User
+
+    ids = sorted({i for i in user_ids if i is not None})
+    if not ids:
+        return {}
+    return {uid: email for uid, email in session.execute(select(User.id, User.email).where(User.id.in_(ids)))}
+
+
+def interests(session: Session, match_ids: Sequence[int]) -> dict[int, list[str]]:
+    """Which sides asked to be put in touch ("希望对接"), per pairing."""
+    from matchmaker.models.web import MatchInterest
+
+    found: dict[int, list[str]] = {}
+    if match_ids:
+        stmt = select(MatchInterest.match_id, MatchInterest.side).where(MatchInterest.match_id.in_(list(match_ids)))
+        for match_id, side in session.execute(stmt.order_by(MatchInterest.id)):
+            found.setdefault(match_id, []).append(side)
+    return found
+
+
+def list_runs(session: Session, principal: Principal | None, limit: int = 20) -> list[Any]:
+    """The latest matching runs (managers and admins)."""
+    from matchmaker.models import MatchingRun
+
+    require_staff(principal, "see matching runs")
+    return list(session.scalars(select(MatchingRun).order_by(MatchingRun.id.desc()).limit(limit)))

@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 from fastapi import Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
+from markupsafe import Markup, escape
 
 from matchmaker.web.i18n import LANGS, Translator, request_lang
 from matchmaker.web.security import csrf_token, remember_pre_secret
@@ -22,7 +23,10 @@ TEMPLATES_DIR = WEB_DIR / "templates"
 LOCAL_TZ = ZoneInfo("Asia/Shanghai")
 STAFF = ("admin", "manager")
 # The navigation of each role: (catalogue key, path, roles that see it).
-NAV: tuple[tuple[str, str, tuple[str, ...]], ...] = (("nav.queue", "/queue", STAFF),)
+NAV: tuple[tuple[str, str, tuple[str, ...]], ...] = (
+    ("nav.queue", "/queue", STAFF),
+    ("nav.runs", "/runs", STAFF),
+)
 
 
 def local_time(value: datetime | date | str | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
@@ -54,11 +58,32 @@ def query_with(params: dict[str, Any], **changes: Any) -> str:
     return urlencode(pairs)
 
 
+def highlight(text: str | None, terms: list[str]) -> Markup:
+    """The text, escaped, with every shared term wrapped in <mark> (longest terms first)."""
+    text = text or ""
+    spans: list[tuple[int, int]] = []
+    for term in sorted({t for t in terms if t}, key=len, reverse=True):
+        start = text.find(term)
+        while start != -1:
+            end = start + len(term)
+            if all(end <= s or start >= e for s, e in spans):
+                spans.append((start, end))
+            start = text.find(term, end)
+    out, last = [], 0
+    for start, end in sorted(spans):
+        out.append(escape(text[last:start]))
+        out.append(Markup("<mark>{}</mark>").format(text[start:end]))
+        last = end
+    out.append(escape(text[last:]))
+    return Markup("").join(out)
+
+
 @cache
 def templates() -> Jinja2Templates:
     """The templates (built once, on first use)."""
     tpl = Jinja2Templates(directory=TEMPLATES_DIR)
     tpl.env.filters["local"] = local_time
+    tpl.env.filters["highlight"] = highlight
     tpl.env.globals["query_with"] = query_with
     tpl.env.globals["LANGS"] = LANGS
     return tpl
