@@ -25,6 +25,7 @@ TABLES_IN_DELETE_ORDER = (
     "meeting_requests",
     "event_participants",
     "events",
+    "match_interests",
     "audit_log",
     "match_events",
     "matches",

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Query, Response
 from fastapi.responses import HTMLResponse
 
 from matchmaker.api.deps import PrincipalDep, SessionDep
-from matchmaker.schemas_events import (
+from matchmaker.schemas.events import (
     AgendaRead,
     CheckIn,
     MeetingChange,

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Query, Request, Response, status
 
 from matchmaker.api.deps import PrincipalDep, SessionDep
 from matchmaker.errors import ValidationFailed, field_error
-from matchmaker.schemas_events import (
+from matchmaker.schemas.events import (
     EventCreate,
     EventList,
     EventRead,
@@ -23,7 +23,7 @@ from matchmaker.schemas_events import (
     RequestRead,
     StatusChange,
 )
-from matchmaker.schemas_events import (
+from matchmaker.schemas.events import (
     Response as Answer,
 )
 from matchmaker.services import event_participants as participants_svc

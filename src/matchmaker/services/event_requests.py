@@ -16,16 +16,18 @@ from sqlalchemy.orm import Session
 from matchmaker.errors import Conflict, Forbidden, NotFound, ValidationFailed, field_error
 from matchmaker.models import Achievement, Demand, Organisation
 from matchmaker.models.events import Event, EventMeeting, EventParticipant, MeetingRequest
+from matchmaker.search.documents import need_doc
 from matchmaker.search.matcher import Query
 from matchmaker.search.ranking import Ranked
-from matchmaker.services.access import HIDDEN_ENTERPRISE, Principal, present_demand, require_staff
+from matchmaker.services.access import MASKED_ENTERPRISE, Principal, require_staff
 from matchmaker.services.audit import audit
 from matchmaker.services.event_participants import own_participant
 from matchmaker.services.events import ROLE_LABELS, get_event
-from matchmaker.services.indexing import SearchService, to_doc
+from matchmaker.services.indexing import SearchService
 from matchmaker.services.matching import achievement_brief, demand_brief
 
 OPEN_FOR_REQUESTS = ("registration", "scheduling", "published")
+HIDDEN_SIDE = "（保密需求）"  # what the other side sees instead of a confidential need's enterprise
 
 
 def status_of(request: MeetingRequest) -> str:
@@ -56,7 +58,7 @@ def rank_within(
     ids = [i for i in achievement_ids if i in collection.docs]
     if not ids:
         return []
-    doc = to_doc(demand)
+    doc = need_doc(demand)
     vector = matcher.query_vectors([doc.text])[0]
     found, stored = collection.index.vectors(ids)
     hits = list(zip(found, (stored @ vector).tolist(), strict=True))
@@ -308,7 +310,7 @@ def present_requests(
             p = parts[pid]
             sides[key] = {
                 "participant_id": None if hidden else p.id,
-                "organisation": HIDDEN_ENTERPRISE if hidden else names.get(p.org_id, ""),
+                "organisation": HIDDEN_SIDE if hidden else names.get(p.org_id, ""),
                 "role": p.role,
                 "response": response,
                 "asked": asked,
@@ -324,7 +326,7 @@ def present_requests(
                 "mutual": r.asked_by_first and r.asked_by_second,
                 "first": sides["first"],
                 "second": sides["second"],
-                "demand": present_demand(demand_brief(demand), hide_first) if demand is not None else None,
+                "demand": _need(demand, hide_first),
                 "achievement": achievement_brief(achievement) if achievement is not None else None,
                 "score": round(r.score, 4) if r.score is not None else None,
                 "explanation": r.explanation,
@@ -333,6 +335,14 @@ def present_requests(
             }
         )
     return out
+
+
+def _need(demand: Demand | None, hide: bool) -> dict[str, Any] | None:
+    """A need's brief, its enterprise masked when ``hide``."""
+    if demand is None:
+        return None
+    brief = demand_brief(demand)
+    return {**brief, **MASKED_ENTERPRISE} if hide else brief
 
 
 __all__ = ["ROLE_LABELS", "ask", "list_requests", "propose", "remove", "respond", "status_of"]

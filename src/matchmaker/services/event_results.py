@@ -13,11 +13,12 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from matchmaker.domain import STAGE_ORDER
 from matchmaker.models import Achievement, Demand, Match
 from matchmaker.models.events import Event, EventMeeting, MeetingRequest
 from matchmaker.services.access import Principal, require_staff
 from matchmaker.services.events import STATUS_LABELS, get_event
-from matchmaker.services.workflow import STAGE_ORDER, update_match
+from matchmaker.services.workflow import update_match
 
 EVENTS_TARGET_PER_YEAR = 10  # seed 002: 组织项目推介、供需对接、融资路演等系列活动10余场次
 PATH_TO_MEETING = ("shortlisted", "contacted", "meeting")

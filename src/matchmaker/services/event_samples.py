@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from matchmaker.errors import ValidationFailed, field_error
 from matchmaker.models import Achievement, Demand
 from matchmaker.models.events import Event
-from matchmaker.schemas_events import EventCreate, ParticipantCreate
+from matchmaker.schemas.events import EventCreate, ParticipantCreate
 from matchmaker.services.event_participants import add_participant
 from matchmaker.services.events import create_event, move_event
 

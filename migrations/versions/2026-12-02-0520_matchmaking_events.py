@@ -1,7 +1,7 @@
 """Matchmaking events: events, participants, meeting requests and scheduled meetings.
 
 Revision ID: d42506295699
-Revises: 6bc35c9c3cbc
+Revises: c668faa4fbb9
 Create Date: 2026-12-02 04:59:45.851703
 """
 
@@ -14,7 +14,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision: str = "d42506295699"
-down_revision: str | Sequence[str] | None = "6bc35c9c3cbc"
+down_revision: str | Sequence[str] | None = "c668faa4fbb9"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -8,6 +8,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from matchmaker.domain import normalise_chain
+from matchmaker.schemas.common import UtcDateTime
 
 EventKind = Literal["项目推介", "供需对接", "融资路演", "其他"]
 EventStatus = Literal["draft", "registration", "scheduling", "published", "running", "finished"]
@@ -134,12 +135,12 @@ class EventRead(BaseModel):
     default_cap: int
     auto_accept: bool
     organiser_ids: list[int]
-    registration_opens_at: datetime | None
-    registration_closes_at: datetime | None
+    registration_opens_at: UtcDateTime | None
+    registration_closes_at: UtcDateTime | None
     status: str
     status_label: str
     allowed_moves: list[str]
-    scheduled_at: datetime | None
+    scheduled_at: UtcDateTime | None
 
 
 class EventList(BaseModel):
