@@ -44,6 +44,9 @@ def test_bad_shapes_name_the_field(client: TestClient) -> None:
     unknown = client.post("/api/v1/events", json={**BASE, "chains": ["不存在的链"]})
     assert unknown.status_code == 422
     assert client.get("/api/v1/events").json()["total"] == 0  # nothing half-written
+    typo = client.get("/api/v1/events?stauts=draft")
+    assert typo.status_code == 422
+    assert "stauts" in typo.text
 
 
 def test_registration_window_and_auto_accept(

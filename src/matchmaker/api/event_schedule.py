@@ -1,12 +1,13 @@
 """An event's schedule: solve, the grid, move / pin meetings, check-in, agendas, the table plan and the results."""
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response
 from fastapi.responses import HTMLResponse
 
 from matchmaker.api.deps import PrincipalDep, SessionDep
 from matchmaker.schemas.events import (
+    AgendaParams,
     AgendaRead,
     CheckIn,
     MeetingChange,
@@ -14,6 +15,7 @@ from matchmaker.schemas.events import (
     ResultsRead,
     ScheduleBody,
     ScheduleRead,
+    TablePlanParams,
 )
 from matchmaker.services import event_outputs as outputs
 from matchmaker.services import event_results
@@ -83,14 +85,14 @@ def participant_agenda(
     participant_id: int,
     session: SessionDep,
     principal: PrincipalDep,
-    format: Annotated[Literal["json", "xlsx", "ics"], Query()] = "json",
+    params: Annotated[AgendaParams, Query()],
 ) -> AgendaRead | Response:
     """The participant's meetings in time order, as JSON, a spreadsheet or an .ics calendar (its organisation or
     staff)."""
     agenda = svc.agenda(session, event_id, participant_id, principal)
-    if format == "xlsx":
+    if params.format == "xlsx":
         return _attachment(outputs.agenda_xlsx(agenda), XLSX, f"agenda-{event_id}-{participant_id}.xlsx")
-    if format == "ics":
+    if params.format == "ics":
         event = get_event(session, event_id, principal)
         return _attachment(
             outputs.agenda_ics(agenda, event), "text/calendar", f"agenda-{event_id}-{participant_id}.ics"
@@ -109,11 +111,11 @@ def table_plan(
     event_id: int,
     session: SessionDep,
     principal: PrincipalDep,
-    format: Annotated[Literal["xlsx", "html"], Query()] = "xlsx",
+    params: Annotated[TablePlanParams, Query()],
 ) -> Response:
     """Every meeting by slot and table, as a spreadsheet or a printable page (staff)."""
     schedule = svc.get_schedule(session, event_id, principal)
-    if format == "html":
+    if params.format == "html":
         return HTMLResponse(outputs.table_plan_html(schedule, get_event(session, event_id, principal)))
     return _attachment(outputs.table_plan_xlsx(schedule), XLSX, f"table-plan-{event_id}.xlsx")
 

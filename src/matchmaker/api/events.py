@@ -9,6 +9,7 @@ from matchmaker.errors import ValidationFailed, field_error
 from matchmaker.schemas.events import (
     EventCreate,
     EventList,
+    EventListParams,
     EventRead,
     EventStatsRead,
     EventUpdate,
@@ -20,6 +21,7 @@ from matchmaker.schemas.events import (
     ProposeResult,
     RequestCreate,
     RequestList,
+    RequestListParams,
     RequestRead,
     StatusChange,
 )
@@ -49,16 +51,11 @@ def create_event(body: EventCreate, session: SessionDep, principal: PrincipalDep
 
 
 @router.get("", response_model=EventList, summary="List events")
-def list_events(
-    session: SessionDep,
-    principal: PrincipalDep,
-    status_: Annotated[str | None, Query(alias="status")] = None,
-    year: Annotated[int | None, Query(ge=2000, le=2100)] = None,
-    limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
-) -> EventList:
+def list_events(params: Annotated[EventListParams, Query()], session: SessionDep, principal: PrincipalDep) -> EventList:
     """Events, newest first; members see events past draft."""
-    items, total = svc.list_events(session, principal, status=status_, year=year, limit=limit, offset=offset)
+    items, total = svc.list_events(
+        session, principal, status=params.status, year=params.year, limit=params.limit, offset=params.offset
+    )
     return EventList(items=[EventRead(**svc.present_event(e)) for e in items], total=total)
 
 
@@ -140,14 +137,11 @@ def propose(
 
 @router.get("/{event_id}/requests", response_model=RequestList, summary="List meeting requests")
 def list_requests(
-    event_id: int,
-    session: SessionDep,
-    principal: PrincipalDep,
-    status_: Annotated[str | None, Query(alias="status", pattern="^(pending|accepted|declined)$")] = None,
+    event_id: int, params: Annotated[RequestListParams, Query()], session: SessionDep, principal: PrincipalDep
 ) -> RequestList:
     """Staff see every request; a member those of its organisation (a confidential need's enterprise masked until
     both sides accept)."""
-    items = requests_svc.list_requests(session, event_id, principal, status=status_)
+    items = requests_svc.list_requests(session, event_id, principal, status=params.status)
     return RequestList(items=[RequestRead(**i) for i in items], total=len(items))
 
 

@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from matchmaker.domain import normalise_chain
 from matchmaker.schemas.common import UtcDateTime
+from matchmaker.schemas.queries import PageParams
 
 EventKind = Literal["项目推介", "供需对接", "融资路演", "其他"]
 EventStatus = Literal["draft", "registration", "scheduling", "published", "running", "finished"]
@@ -364,3 +365,26 @@ class EventStatsRead(BaseModel):
     signed_or_landed: int
     conversion_to_signed: float | None
     region_flows: list[dict[str, Any]]
+
+
+class EventListParams(PageParams):
+    """Filters of the event list; an unknown parameter answers 422."""
+
+    model_config = ConfigDict(extra="forbid")
+    status: str | None = Field(default=None, description="draft … finished, or 草稿 … 已结束")
+    year: int | None = Field(default=None, ge=2000, le=2100)
+
+
+class RequestListParams(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    status: Literal["pending", "accepted", "declined"] | None = None
+
+
+class AgendaParams(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    format: Literal["json", "xlsx", "ics"] = "json"
+
+
+class TablePlanParams(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    format: Literal["xlsx", "html"] = "xlsx"
