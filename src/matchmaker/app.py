@@ -19,10 +19,11 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from matchmaker import db
-from matchmaker.api import auth, health, imports, matches, matching, records
+from matchmaker.api import auth, event_schedule, events, health, imports, matches, matching, records
 from matchmaker.config import Settings
 from matchmaker.errors import MatchmakerError
 from matchmaker.services.indexing import SearchService, build_search_service
+from matchmaker.web import install as install_web
 
 log = logging.getLogger("matchmaker")
 
@@ -220,6 +221,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version="0.1.0",
         description=API_DESCRIPTION,
         lifespan=lifespan,
+        docs_url=None,  # /docs and /redoc come from the web package, with the vendored assets
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.metrics = Metrics()
@@ -234,6 +237,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(matching.router, prefix="/api/v1")
     app.include_router(matches.router, prefix="/api/v1")
     app.include_router(auth.router, prefix="/api/v1")
+    app.include_router(events.router, prefix="/api/v1")
+    app.include_router(event_schedule.router, prefix="/api/v1")
+    install_web(app)
     return app
 
 
