@@ -21,6 +21,7 @@ from matchmaker.services.auth import create_user, issue_token
 
 POSTGRES_ADMIN_URL = os.environ.get("MATCHMAKER_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 TABLES_IN_DELETE_ORDER = (
+    "concept_links",
     "audit_log",
     "match_events",
     "matches",
@@ -131,6 +132,7 @@ def _empty_tables(client: TestClient) -> None:
     # database, as `matchmaker reindex` would.
     if search is not None:
         search.rebuild(save=False)
+        search.reload_thesaurus()
 
 
 @pytest.fixture

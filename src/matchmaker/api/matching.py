@@ -83,7 +83,13 @@ async def _matches(
             filters=params.filters,
             principal=principal,
         )
-        return {"items": items, "k": params.k, "constraints": params.constraints}
+        target: Target = "achievements" if source == "demands" else "demands"
+        return {
+            "items": items,
+            "k": params.k,
+            "constraints": params.constraints,
+            "verdict": svc.verdict(items, target),
+        }
 
     return await in_unit_of_work(request, credentials, work)
 
@@ -146,7 +152,7 @@ def search(body: SearchRequest, request: Request, session: SessionDep, principal
         policy=body.constraints,
         principal=principal,
     )
-    return {"items": items, "k": body.k, "target": body.target}
+    return {"items": items, "k": body.k, "target": body.target, "verdict": svc.verdict(items, body.target)}
 
 
 class RunRequest(BaseModel):
@@ -194,6 +200,14 @@ def get_run(run_id: int, session: SessionDep, principal: PrincipalDep) -> dict[s
     """Status and progress of a run."""
     require_staff(principal, "see matching runs")
     return svc.run_summary(svc.get_run(session, run_id))
+
+
+@router.get("/matching-runs/{run_id}/unmatched", summary="Needs without a good match")
+def run_unmatched(run_id: int, session: SessionDep, principal: PrincipalDep) -> dict[str, Any]:
+    """Needs of a run none of whose pairings reached the 可能 band (暂无合适成果): where to look for achievements."""
+    require_staff(principal, "see matching runs")
+    items = svc.unmatched_needs(session, run_id)
+    return {"items": items, "total": len(items)}
 
 
 @router.get(

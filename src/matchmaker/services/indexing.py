@@ -18,7 +18,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, cast
 
@@ -30,6 +30,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from matchmaker.config import Settings
 from matchmaker.models import Achievement, Demand, Embedding, RecordChange, record_text
+from matchmaker.search.bands import DEFAULT_BANDS, Bands
+from matchmaker.search.concepts import Thesaurus
 from matchmaker.search.embedding import Embedder
 from matchmaker.search.filters import RecordAttrs
 from matchmaker.search.index import IndexStateError, VectorIndex
@@ -43,6 +45,7 @@ Progress = Callable[[str, int, int], None]  # (list, done, total)
 KINDS: tuple[Target, ...] = ("achievements", "demands")
 MODELS: dict[str, type[Achievement] | type[Demand]] = {"achievements": Achievement, "demands": Demand}
 EMBED_BATCH = 64
+CONCEPT_CHANGES = "concepts"  # change-log kind of a thesaurus edit (services/concepts.py)
 GAP_PATIENCE_S = 30.0  # how long a missing change id may still appear (a transaction that committed late)
 
 
@@ -77,6 +80,8 @@ def build_search_service(
         hnsw_threshold=settings.hnsw_threshold,
         hnsw_ef_search=settings.hnsw_ef_search,
         sync_interval=sync_interval or settings.sync_interval_s,
+        use_thesaurus=settings.thesaurus,
+        bands=replace(DEFAULT_BANDS, **settings.band_thresholds) if settings.band_thresholds else None,
         snapshot_interval=settings.snapshot_interval_s,
         reranker=reranker,
     )
@@ -246,8 +251,11 @@ class SearchService:
         sync_interval: float = 0.5,
         snapshot_interval: float = 300.0,
         reranker: CrossEncoderReranker | None = None,
+        use_thesaurus: bool = True,
+        bands: Bands | None = None,
     ) -> None:
         self.session_factory = session_factory
+        self.use_thesaurus = use_thesaurus
         self.embedder = embedder
         self.cache = EmbeddingCache(embedder)
         self.index_dir = index_dir / _safe_name(embedder.name) if index_dir is not None else None
@@ -258,6 +266,7 @@ class SearchService:
             hnsw_threshold=hnsw_threshold,
             hnsw_ef_search=hnsw_ef_search,
             reranker=reranker,
+            bands=bands or DEFAULT_BANDS,
         )
         self.last_change_id = 0
         self._gaps: dict[int, float] = {}
@@ -272,6 +281,7 @@ class SearchService:
     # ------------------------------------------------------------------------------------------------ lifecycle
     def start(self, *, follow: bool = True, progress: Progress | None = None) -> None:
         """Load the snapshot (or build from the database), replay the change log, then follow it in a thread."""
+        self.reload_thesaurus()
         loaded = self._load_snapshot()
         if not loaded:
             self.rebuild(progress=progress, save=True)
@@ -280,6 +290,17 @@ class SearchService:
         if follow:
             self._thread = threading.Thread(target=self._follow, name="matchmaker-index-follower", daemon=True)
             self._thread.start()
+
+    def reload_thesaurus(self) -> None:
+        """Read the managers' concept thesaurus into the matcher (an empty one when the thesaurus is switched off)."""
+        with self.session_factory() as session:
+            self._load_thesaurus(session)
+
+    def _load_thesaurus(self, session: Session) -> None:
+        from matchmaker.services.concepts import thesaurus
+
+        # Replaced as a whole: a query in flight keeps the thesaurus it started with.
+        self.matcher.thesaurus = thesaurus(session) if self.use_thesaurus else Thesaurus()
 
     def stop(self) -> None:
         """Stop following and write a final snapshot."""
@@ -366,6 +387,8 @@ class SearchService:
             by_kind: dict[str, set[int]] = {}
             for change in changes:
                 by_kind.setdefault(change.kind, set()).add(change.record_id)
+            if by_kind.pop(CONCEPT_CHANGES, None) is not None:
+                self._load_thesaurus(session)
             for kind, ids in by_kind.items():
                 up, removed, embedded = self._apply(session, kind, ids)
                 stats.upserted += up

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from matchmaker.domain import normalise_chain, normalise_mode, normalise_region
 from matchmaker.errors import Conflict, NotFound, TooLarge, ValidationFailed, field_error
 from matchmaker.models import Achievement, Demand, Match, MatchingRun, utcnow
+from matchmaker.search.bands import NO_GOOD_ACHIEVEMENT, NO_GOOD_DEMAND, is_good
 from matchmaker.search.filters import Filter
 from matchmaker.search.matcher import Query, Target
 from matchmaker.search.ranking import ConstraintPolicy, Ranked
@@ -167,8 +168,62 @@ def _hydrate(
             brief = achievement_brief(row)
         else:
             brief = present_demand(demand_brief(row), hides_enterprise(principal, row, disclosed))
-        items.append({"rank": len(items) + 1, "score": round(r.score, 4), key: brief, "explanation": r.explanation()})
+        items.append(
+            {
+                "rank": len(items) + 1,
+                "score": round(r.score, 4),
+                "band": r.band,
+                key: brief,
+                "explanation": r.explanation(),
+            }
+        )
     return items
+
+
+def verdict(items: Sequence[dict[str, Any]], target: Target) -> str | None:
+    """ "暂无合适成果" ("暂无合适需求" for an achievement) when no pairing reaches the 可能 band, else None."""
+    if any(is_good(item.get("band", "")) for item in items):
+        return None
+    return NO_GOOD_ACHIEVEMENT if target == "achievements" else NO_GOOD_DEMAND
+
+
+def unmatched_needs(session: Session, run_id: int) -> list[dict[str, Any]]:
+    """The needs a run ranked none of whose pairings reached the 可能 band: where to look for new achievements.
+
+    A need the run selected (open, within its filters) with no proposed pairing at all is listed too. Each entry
+    has the need's brief and its best pairing (score, band, achievement title) when there is one.
+    """
+    run = get_run(session, run_id)
+    need_filters = MatchFilters(**run.filters.get("demands", {}))
+    stmt = select(Demand).where(Demand.status == "open").order_by(Demand.id)
+    if need_filters.field:
+        stmt = stmt.where(Demand.field.in_(need_filters.field))
+    if need_filters.region:
+        stmt = stmt.where(Demand.region.in_(need_filters.region))
+    best: dict[int, tuple[float, str, str]] = {}
+    pairs = session.execute(
+        select(Match.demand_id, Match.score, Match.explanation, Achievement.title)
+        .join(Achievement, Match.achievement_id == Achievement.id)
+        .where(Match.run_id == run_id)
+    )
+    for demand_id, score, explanation, title in pairs:
+        if demand_id not in best or score > best[demand_id][0]:
+            best[demand_id] = (float(score), str((explanation or {}).get("band", "")), title)
+    out = []
+    for need in session.scalars(stmt):
+        top = best.get(need.id)
+        if top is not None and is_good(top[1]):
+            continue
+        out.append(
+            {
+                "demand": demand_brief(need),
+                "best_score": round(top[0], 4) if top else None,
+                "best_band": top[1] if top else None,
+                "best_achievement": top[2] if top else None,
+                "verdict": NO_GOOD_ACHIEVEMENT,
+            }
+        )
+    return out
 
 
 def _check_k(k: int) -> None:
@@ -406,6 +461,7 @@ RUN_EXPORT_HEADERS = [
     "合作方式",
     "参考价格(万元)",
     "得分",
+    "置信度",
     "推荐理由",
     "约束提示",
     "状态",
@@ -451,6 +507,7 @@ def run_rows(session: Session, run_id: int) -> list[list[Any]]:
                 "、".join(offer.transfer_modes or []),
                 float(offer.price_wan) if offer.price_wan is not None else None,
                 round(match.score, 4),
+                match.explanation.get("band", ""),
                 match.explanation.get("sentence", ""),
                 violations,
                 STATUS_LABELS.get(match.status, match.status),
