@@ -14,6 +14,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from sqlalchemy.engine import Engine
 
 from matchmaker import db
+from matchmaker.cli_quality import thesaurus_app
 from matchmaker.config import Settings
 from matchmaker.errors import MatchmakerError
 from matchmaker.services.indexing import SearchService, build_search_service
@@ -25,6 +26,7 @@ app = typer.Typer(
 )
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
+app.add_typer(thesaurus_app, name="thesaurus")
 console = Console(stderr=True)
 
 
@@ -367,29 +369,23 @@ def match_list(
 
 @app.command("eval")
 def evaluate(
-    split: Annotated[str, typer.Option(help="dev or test (held out: never tune on it)")] = "dev",
-    embedders: Annotated[str, typer.Option(help="comma-separated embedders to compare")] = "use,e5-small",
+    split: Annotated[
+        str, typer.Option(help="dev, test, heldout or a split folder (held out: never tune on it)")
+    ] = "dev",
+    embedders: Annotated[
+        str | None, typer.Option(help="comma-separated embedders (default: the one `serve` uses)")
+    ] = None,
+    thesaurus: Annotated[
+        str | None, typer.Option(help="thesaurus file, or 'none' (default: the starter thesaurus, as `serve` seeds)")
+    ] = None,
+    baselines: Annotated[bool, typer.Option(help="also the BM25 and dense-only rows")] = True,
     as_json: Annotated[Path | None, typer.Option("--json", help="also write the reports as JSON")] = None,
 ) -> None:
-    """Print nDCG@10, recall@10, MRR and constraint accuracy per configuration and slice, beside baselines."""
-    from matchmaker.config import project_path
-    from matchmaker.search import evaluation
+    """Measure what `serve` runs (embedder, Traditional→Simplified, weights, thesaurus) on a judged split: nDCG@10,
+    recall@10, MRR, constraint accuracy per slice, beside baselines, and the confidence bands' precision."""
+    from matchmaker.cli_quality import run_eval
 
-    directory = project_path("data") / "eval" / split
-    if not directory.exists():
-        raise typer.BadParameter(f"no evaluation split at {directory}", param_hint="--split")
-    from matchmaker.search.ranking import Weights
-
-    weights = Weights.from_dict(Settings().ranking_weights)
-    names = [e.strip() for e in embedders.split(",") if e.strip()]
-    configs = [evaluation.Config(kind="bm25")]
-    for name in names:
-        configs.append(evaluation.Config(kind="dense", embedder=name))
-        configs.append(evaluation.Config(kind="full", embedder=name, weights=weights))
-    reports = evaluation.compare(evaluation.load_split(directory), configs)
-    typer.echo(evaluation.format_table(reports))
-    if as_json is not None:
-        as_json.write_text(json.dumps([r.to_dict() for r in reports], ensure_ascii=False, indent=1), encoding="utf-8")
+    run_eval(split, embedders, thesaurus, baselines, as_json)
 
 
 @app.command("learn-weights")
