@@ -1,4 +1,8 @@
-"""The concept thesaurus managers edit (concept_links).
+"""The concept thesaurus managers edit (concept_links); records posted by members name their organisation.
+
+Needs posted by an enterprise member and achievements posted by an institution member were stored with
+``enterprise`` / ``owner`` empty although the record belongs to the member's organisation (org_id): fill them from
+the organisation's name.
 
 Revision ID: 0ac406cac8d3
 Revises: 6bc35c9c3cbc
@@ -41,7 +45,13 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_concept_links")),
         sa.UniqueConstraint("source", "relation", "target", name=op.f("uq_concept_links_source")),
     )
+    for table, column in (("demands", "enterprise"), ("achievements", "owner")):
+        op.execute(
+            f"UPDATE {table} SET {column} = (SELECT name FROM organisations WHERE organisations.id = {table}.org_id) "
+            f"WHERE ({column} IS NULL OR {column} = '') AND org_id IS NOT NULL"
+        )
 
 
 def downgrade() -> None:
+    # The filled names stay: they are true, and an empty name cannot be told apart from one that was filled.
     op.drop_table("concept_links")

@@ -5,7 +5,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request, Response, status
 
 from matchmaker.api.deps import PrincipalDep, SessionDep
-from matchmaker.domain import normalise_chain, normalise_region
+from matchmaker.domain import normalise_chain, normalise_region, with_article
 from matchmaker.errors import ValidationFailed, field_error
 from matchmaker.schemas import (
     AchievementCreate,
@@ -92,7 +92,7 @@ def make_router(spec: svc.KindSpec, create: type[Any], update: type[Any], read: 
     TrlQ = Annotated[int | None, Query(ge=1, le=9)]
     TextQ = Annotated[str | None, Query(max_length=200, description="text in the title or body, e.g. 冷链")]
 
-    @router.post("", status_code=status.HTTP_201_CREATED, response_model=read, summary=f"Create a {noun}")
+    @router.post("", status_code=status.HTTP_201_CREATED, response_model=read, summary=f"Create {with_article(noun)}")
     def create_route(body: create, session: SessionDep, principal: PrincipalDep) -> Any:  # type: ignore[valid-type]
         """Create a record; 409 when its external_id is already used."""
         return svc.present(session, spec, [svc.create_record(session, spec, body, principal=principal)], principal)[0]
@@ -173,18 +173,18 @@ def make_router(spec: svc.KindSpec, create: type[Any], update: type[Any], read: 
             headers={"Content-Disposition": f'attachment; filename="{filename}"'},
         )
 
-    @router.get("/{record_id}", response_model=read, summary=f"Get a {noun}")
+    @router.get("/{record_id}", response_model=read, summary=f"Get {with_article(noun)}")
     def get_route(record_id: int, session: SessionDep, principal: PrincipalDep) -> Any:
         """One record by id (404 when the caller may not see it)."""
         return svc.present(session, spec, [svc.get_record(session, spec, record_id, principal)], principal)[0]
 
-    @router.patch("/{record_id}", response_model=read, summary=f"Change a {noun}")
+    @router.patch("/{record_id}", response_model=read, summary=f"Change {with_article(noun)}")
     def patch_route(record_id: int, body: update, session: SessionDep, principal: PrincipalDep) -> Any:  # type: ignore[valid-type]
         """Change the given fields (404 when the caller may not change the record)."""
         record = svc.update_record(session, spec, record_id, body, principal)
         return svc.present(session, spec, [record], principal)[0]
 
-    @router.delete("/{record_id}", status_code=status.HTTP_204_NO_CONTENT, summary=f"Delete a {noun}")
+    @router.delete("/{record_id}", status_code=status.HTTP_204_NO_CONTENT, summary=f"Delete {with_article(noun)}")
     def delete_route(record_id: int, session: SessionDep, principal: PrincipalDep) -> Response:
         """Delete a record (404 when the caller may not change it)."""
         svc.delete_record(session, spec, record_id, principal)
