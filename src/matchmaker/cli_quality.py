@@ -97,7 +97,7 @@ def thesaurus_add(
     """Add a link (rankings of running servers use it within their sync interval)."""
     from pydantic import ValidationError
 
-    from matchmaker.schemas import ConceptLinkCreate
+    from matchmaker.schemas.concepts import ConceptLinkCreate
     from matchmaker.services import concepts
 
     try:

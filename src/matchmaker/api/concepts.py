@@ -2,37 +2,30 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request, Response, status
+from fastapi import APIRouter, Query, Response, status
 
 from matchmaker.api.deps import PrincipalDep, SessionDep
-from matchmaker.api.records import reject_unknown_params
-from matchmaker.schemas import (
+from matchmaker.schemas.concepts import (
     ConceptLearnResult,
     ConceptLinkCreate,
     ConceptLinkList,
     ConceptLinkRead,
     ConceptLinkUpdate,
+    ConceptListParams,
 )
 from matchmaker.services import concepts as svc
 
 router = APIRouter(tags=["thesaurus"])
-LIST_PARAMS = {"q", "relation", "origin", "limit", "offset"}
 
 
 @router.get("/concepts", response_model=ConceptLinkList, summary="List thesaurus links")
 def list_concepts(
-    request: Request,
-    session: SessionDep,
-    principal: PrincipalDep,
-    q: Annotated[str | None, Query(description="a term in the source or the target")] = None,
-    relation: Annotated[str | None, Query(pattern="^(synonym|broader|symptom|opposite)$")] = None,
-    origin: Annotated[str | None, Query(pattern="^(starter|manager|learned)$")] = None,
-    limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    params: Annotated[ConceptListParams, Query()], session: SessionDep, principal: PrincipalDep
 ) -> ConceptLinkList:
     """Links of the thesaurus, newest first (every signed-in user may read what explains their rankings)."""
-    reject_unknown_params(request, LIST_PARAMS)
-    items, total = svc.list_links(session, q=q, relation=relation, origin=origin, limit=limit, offset=offset)
+    items, total = svc.list_links(
+        session, q=params.q, relation=params.relation, origin=params.origin, limit=params.limit, offset=params.offset
+    )
     return ConceptLinkList(items=items, total=total)
 
 

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from matchmaker.errors import Conflict, NotFound, ValidationFailed, field_error
 from matchmaker.models import Achievement, Demand, Match, RecordChange
 from matchmaker.models.concepts import ConceptLinkRow
-from matchmaker.schemas import ConceptLinkCreate, ConceptLinkRead, ConceptLinkUpdate
+from matchmaker.schemas.concepts import ConceptLinkCreate, ConceptLinkRead, ConceptLinkUpdate
 from matchmaker.search.concepts import RELATION_LABELS, ConceptLink, Thesaurus, contains, load_links
 from matchmaker.search.text import canonical
 from matchmaker.services.access import Principal, require_staff

@@ -1,16 +1,36 @@
-"""API schemas (pydantic v2): input validation and normalisation shared by the API and the importers."""
+"""API schemas (pydantic v2): the records' input validation and normalisation shared by the API and the importers,
+their read models, pages and import reports.
+
+The other resources' request and response models live in submodules: :mod:`matchmaker.schemas.common` (the one
+date-time format, pagination), :mod:`~matchmaker.schemas.matching` (match filters, ranked pairings, searches, runs),
+:mod:`~matchmaker.schemas.review` (pairings under review, history, statistics), :mod:`~matchmaker.schemas.accounts`
+(login, tokens, users) and :mod:`~matchmaker.schemas.queries` (query-parameter models of the lists).
+"""
 
 from __future__ import annotations
 
 import re
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Annotated, Any, Generic, TypeVar
+from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer
 
 from matchmaker.domain import AchievementStatus, DemandStatus, normalise_chain, normalise_mode, normalise_region
+from matchmaker.schemas.common import Page, UtcDateTime
 from matchmaker.search.text import normalize_text, normalize_width
+
+__all__ = [
+    "AchievementCreate",
+    "AchievementRead",
+    "AchievementUpdate",
+    "DemandCreate",
+    "DemandRead",
+    "DemandUpdate",
+    "ImportReport",
+    "Page",
+    "RowError",
+]
 
 LIST_SEPARATORS = re.compile(r"[、,，;；\n]")
 _TRUE = {"true", "1", "yes", "y", "是", "保密", "t"}
@@ -238,8 +258,8 @@ class _Read(BaseModel):
     language: str
     content_hash: str
     source: str
-    created_at: datetime
-    updated_at: datetime
+    created_at: UtcDateTime
+    updated_at: UtcDateTime
 
 
 class AchievementRead(_Read):
@@ -267,18 +287,6 @@ class DemandRead(_Read):
     enterprise_hidden: bool = False
 
 
-T = TypeVar("T")
-
-
-class Page(BaseModel, Generic[T]):
-    """One page of a list, with the total number of matching records."""
-
-    items: list[T]
-    total: int
-    limit: int
-    offset: int
-
-
 class RowError(BaseModel):
     """Why one row of an import failed."""
 
@@ -300,70 +308,3 @@ class ImportReport(BaseModel):
     unchanged: int
     failed: int
     errors: list[RowError]
-
-
-# ------------------------------------------------------------------------------------------------ concept thesaurus
-
-ConceptRelation = Annotated[
-    str, Field(pattern="^(synonym|broader|symptom|opposite)$", description="synonym, broader, symptom or opposite")
-]
-ConceptTerm = Annotated[str, BeforeValidator(lambda v: normalize_width(v) if isinstance(v, str) else v)]
-
-
-class ConceptLinkCreate(BaseModel):
-    """A new link of the thesaurus (同义词 synonym / 上下位 broader / 症状→技术 symptom / 方向相反 opposite)."""
-
-    model_config = ConfigDict(
-        extra="forbid",
-        json_schema_extra={"examples": [{"source": "冷却时间长", "relation": "symptom", "target": "随形冷却"}]},
-    )
-
-    source: ConceptTerm = Field(min_length=1, max_length=100, description="the need-side term (symptom, narrower)")
-    relation: ConceptRelation
-    target: ConceptTerm = Field(min_length=1, max_length=100, description="the achievement-side term (technology)")
-    weight: float = Field(default=1.0, gt=0, le=1, description="strength of the link, (0, 1]")
-    field: str | None = Field(default=None, description="the industrial chain it was written for")
-
-
-class ConceptLinkUpdate(BaseModel):
-    """Changes to a link; absent fields stay as they are."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    source: ConceptTerm | None = Field(default=None, min_length=1, max_length=100)
-    relation: ConceptRelation | None = None
-    target: ConceptTerm | None = Field(default=None, min_length=1, max_length=100)
-    weight: float | None = Field(default=None, gt=0, le=1)
-    field: str | None = None
-
-
-class ConceptLinkRead(BaseModel):
-    """A link of the thesaurus as stored, with the Chinese name of its relation and where it came from."""
-
-    model_config = ConfigDict(from_attributes=True)
-
-    id: int
-    source: str
-    relation: str
-    relation_label: str
-    target: str
-    weight: float
-    field: str | None
-    origin: str = Field(description="starter (shipped), manager (written here) or learned (from accepted pairings)")
-    created_by: int | None
-    created_at: datetime
-    updated_at: datetime
-
-
-class ConceptLinkList(BaseModel):
-    """A page of thesaurus links."""
-
-    items: list[ConceptLinkRead]
-    total: int
-
-
-class ConceptLearnResult(BaseModel):
-    """Links learned from accepted pairings (new ones only)."""
-
-    added: int
-    items: list[ConceptLinkRead]
