@@ -5,7 +5,7 @@ Needs posted by an enterprise member and achievements posted by an institution m
 the organisation's name.
 
 Revision ID: 0ac406cac8d3
-Revises: 6bc35c9c3cbc
+Revises: c668faa4fbb9
 Create Date: 2026-12-02 05:30:00
 """
 
@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0ac406cac8d3"
-down_revision: str | Sequence[str] | None = "6bc35c9c3cbc"
+down_revision: str | Sequence[str] | None = "c668faa4fbb9"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

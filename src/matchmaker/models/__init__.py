@@ -259,3 +259,4 @@ class AuditEntry(Base):
 
 
 from matchmaker.models import concepts as _concepts  # noqa: E402,F401  (the thesaurus table)
+from matchmaker.models.web import MatchInterest, SavedView  # noqa: E402, F401 - the web workspace
