@@ -103,6 +103,20 @@ def test_match_prints_explained_pairings(in_loaded: Path) -> None:
     assert "not found" in missing.output
 
 
+def test_match_table_names_the_need_and_wraps_the_explanation(in_loaded: Path) -> None:
+    as_json = json.loads(runner.invoke(app, ["match", "1", "--k", "2", "--json"]).stdout)
+    result = runner.invoke(app, ["match", "1", "--k", "2"], env={"COLUMNS": "80"})
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines()[0].startswith("需求 ")
+    assert "…" not in result.stdout  # nothing is cut
+    # every character of the first explanation is printed (folded over several lines of its column)
+    from collections import Counter
+
+    wanted = Counter(ch for ch in as_json[0]["explanation"]["sentence"] if not ch.isspace())
+    printed = Counter(ch for ch in result.stdout if not ch.isspace())
+    assert not wanted - printed
+
+
 def test_match_list_writes_the_spreadsheet(in_loaded: Path) -> None:
     import openpyxl
 

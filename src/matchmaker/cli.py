@@ -297,6 +297,7 @@ def match(
     """Rank achievements for one need and explain each pairing."""
     from rich.table import Table
 
+    from matchmaker.models import Demand
     from matchmaker.services.matching import match_record
 
     if constraints not in ("flag", "strict"):
@@ -307,6 +308,8 @@ def match(
         service = _open_search(settings, engine)
         with db.unit_of_work(db.create_session_factory(engine)) as session:
             items = match_record(session, service, "demands", demand_id, k=k, policy=constraints)  # type: ignore[arg-type]
+            need = session.get(Demand, demand_id)
+            title = f"需求 {need.external_id or need.id}：{need.title}" if need is not None else f"需求 {demand_id}"
     except MatchmakerError as exc:
         raise _fail(exc) from exc
     finally:
@@ -314,18 +317,29 @@ def match(
     if as_json:
         typer.echo(json.dumps(items, ensure_ascii=False, indent=1))
         return
-    table = Table("#", "score", "achievement", "region", "trl", "why")
+    from matchmaker.search.bands import NO_GOOD_ACHIEVEMENT, is_good
+
+    out = Console(soft_wrap=False)
+    out.print(title, highlight=False)
+    # The explanation wraps inside its column (never cut): managers read all of it.
+    table = Table("#", "score", "band", "achievement", "region", "trl", show_lines=True)
+    table.add_column("why", overflow="fold", ratio=3)
+    for column in table.columns[:6]:
+        column.overflow = "fold"
     for item in items:
         a = item["achievement"]
         table.add_row(
             str(item["rank"]),
             f"{item['score']:.3f}",
+            item.get("band", ""),
             f"{a['external_id'] or a['id']} {a['title']}",
             a["region"],
             str(a["trl"] or "?"),
             item["explanation"]["sentence"],
         )
-    Console().print(table)
+    out.print(table)
+    if not any(is_good(item.get("band", "")) for item in items):
+        out.print(NO_GOOD_ACHIEVEMENT, highlight=False)
 
 
 @app.command("match-list")

@@ -289,7 +289,18 @@ def _component_values(c: Candidate, max_lexical: float, violations: list[str]) -
     chain = 1.0 if need.field == offer.field and need.field != "其他" else 0.0
     freshness = 0.0 if c.age_days is None else max(0.0, 1.0 - c.age_days / 730.0)
     lexical = c.lexical / max_lexical if max_lexical > 0 else 0.0
-    return (float(c.semantic), float(lexical), chain, trl, mode, price, region, freshness, c.concept, -c.opposite)
+    return (
+        float(c.semantic),
+        float(lexical),
+        chain,
+        trl,
+        mode,
+        price,
+        region,
+        freshness,
+        c.concept,
+        -c.opposite if c.opposite else 0.0,
+    )
 
 
 def _sentence(c: Candidate, checks: list[Check]) -> str:
