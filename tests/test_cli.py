@@ -103,6 +103,20 @@ def test_match_prints_explained_pairings(in_loaded: Path) -> None:
     assert "not found" in missing.output
 
 
+def test_match_table_names_the_need_and_wraps_the_explanation(in_loaded: Path) -> None:
+    as_json = json.loads(runner.invoke(app, ["match", "1", "--k", "2", "--json"]).stdout)
+    result = runner.invoke(app, ["match", "1", "--k", "2"], env={"COLUMNS": "80"})
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines()[0].startswith("需求 ")
+    assert "…" not in result.stdout  # nothing is cut
+    # every character of the first explanation is printed (folded over several lines of its column)
+    from collections import Counter
+
+    wanted = Counter(ch for ch in as_json[0]["explanation"]["sentence"] if not ch.isspace())
+    printed = Counter(ch for ch in result.stdout if not ch.isspace())
+    assert not wanted - printed
+
+
 def test_match_list_writes_the_spreadsheet(in_loaded: Path) -> None:
     import openpyxl
 
@@ -147,3 +161,34 @@ def test_eval_prints_baselines_and_full_ranking(in_loaded: Path) -> None:
     assert "dense:use" in result.stdout
     assert "full:use" in result.stdout
     assert runner.invoke(app, ["eval", "--split", "nope"]).exit_code == 2
+
+
+def test_eval_measures_what_serve_runs_with_progress(in_loaded: Path) -> None:
+    result = runner.invoke(app, ["eval", "--split", "dev", "--no-baselines"])
+    assert result.exit_code == 0, result.output
+    # serve's defaults: USE with Traditional→Simplified and the starter thesaurus
+    assert "full:use+t2s +thesaurus (= serve)" in result.stdout
+    assert "bands of full:use+t2s +thesaurus (= serve): 强: n=" in result.stdout
+    assert "ranking dev (full:use+t2s +thesaurus (= serve)): 48/48 (100%)" in result.stderr  # not a terminal: lines
+    off = runner.invoke(app, ["eval", "--split", "dev", "--no-baselines", "--thesaurus", "none"])
+    assert "full:use+t2s (" not in off.stdout
+    assert "full:use+t2s" in off.stdout
+
+
+def test_thesaurus_commands_add_list_load_and_remove(env: Path) -> None:
+    assert runner.invoke(app, ["db", "upgrade"]).exit_code == 0
+    added = runner.invoke(app, ["thesaurus", "add", "冷却时间长", "随形冷却", "--relation", "symptom"])
+    assert added.exit_code == 0, added.output
+    assert "冷却时间长 —症状→技术→ 随形冷却" in added.output
+    assert runner.invoke(app, ["thesaurus", "add", "冷却时间长", "随形冷却"]).exit_code == 1  # exists already
+    assert runner.invoke(app, ["thesaurus", "add", "a", "b", "--relation", "kind-of"]).exit_code == 2
+    listed = runner.invoke(app, ["thesaurus", "list", "--q", "随形"])
+    assert "随形冷却" in listed.output
+    assert "1 of 1 links" in listed.output
+    starter = Path(__file__).resolve().parents[1] / "data" / "thesaurus" / "starter.jsonl"
+    loaded = runner.invoke(app, ["thesaurus", "load", str(starter), "--origin", "starter"])
+    assert loaded.exit_code == 0, loaded.output
+    assert int(loaded.output.split()[0]) > 300
+    # the first link of a fresh database has id 1
+    assert runner.invoke(app, ["thesaurus", "remove", "1"]).exit_code == 0
+    assert runner.invoke(app, ["thesaurus", "remove", "1"]).exit_code == 1

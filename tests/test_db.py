@@ -80,3 +80,24 @@ def test_without_the_idle_ping_one_statement_fails_and_the_pool_recovers(
         _backend_pid(engine)
     assert failure.value.connection_invalidated
     assert _backend_pid(engine) != first  # the disconnect invalidated the pool; the next checkout reconnects
+
+
+def test_the_suite_finds_a_server_without_a_database_named_test() -> None:
+    """Where the configured database does not exist, the suite uses the server's maintenance database to create its
+    own (rather than skipping the PostgreSQL half)."""
+    from sqlalchemy.engine import make_url
+
+    from tests import conftest
+
+    missing = make_url(conftest.POSTGRES_ADMIN_URL).set(database="no_such_database_for_matchmaker")
+    original = conftest.POSTGRES_ADMIN_URL
+    conftest.POSTGRES_ADMIN_URL = missing.render_as_string(hide_password=False)
+    try:
+        engine = conftest._admin_engine()
+    finally:
+        conftest.POSTGRES_ADMIN_URL = original
+    if isinstance(engine, Exception) and "does not exist" not in str(engine):
+        pytest.skip(f"no PostgreSQL server answers: {engine}")
+    assert not isinstance(engine, Exception), engine
+    assert engine.url.database == "postgres"
+    engine.dispose()

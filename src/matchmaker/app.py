@@ -19,7 +19,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from matchmaker import db
-from matchmaker.api import auth, event_schedule, events, health, imports, matches, matching, records
+from matchmaker.api import auth, concepts, event_schedule, events, health, imports, matches, matching, records
 from matchmaker.config import Settings
 from matchmaker.errors import MatchmakerError
 from matchmaker.services.indexing import SearchService, build_search_service
@@ -169,6 +169,13 @@ def prepare_database(settings: Settings, engine: Any, session_factory: Any) -> N
             "(or create a personal token: matchmaker users create / POST /api/v1/tokens).\n",
             flush=True,
         )
+    if settings.thesaurus and settings.starter_thesaurus_path.exists():
+        from matchmaker.services.concepts import load_starter_if_empty
+
+        with db.unit_of_work(session_factory) as session:
+            seeded = load_starter_if_empty(session, settings.starter_thesaurus_path)
+        if seeded:
+            log.info("seeded the concept thesaurus with %d starter links", seeded)
     if settings.load_sample_data:
         from matchmaker.services.samples import load_samples_if_empty
 
@@ -239,6 +246,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(auth.router, prefix="/api/v1")
     app.include_router(events.router, prefix="/api/v1")
     app.include_router(event_schedule.router, prefix="/api/v1")
+    app.include_router(concepts.router, prefix="/api/v1")
     install_web(app)
     return app
 

@@ -15,6 +15,7 @@ from sqlalchemy.engine import Engine
 
 from matchmaker import db
 from matchmaker.cli_events import events_app
+from matchmaker.cli_quality import thesaurus_app
 from matchmaker.config import Settings
 from matchmaker.errors import MatchmakerError
 from matchmaker.services.indexing import SearchService, build_search_service
@@ -27,6 +28,7 @@ app = typer.Typer(
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(events_app, name="event")
+app.add_typer(thesaurus_app, name="thesaurus")
 console = Console(stderr=True)
 
 
@@ -297,6 +299,7 @@ def match(
     """Rank achievements for one need and explain each pairing."""
     from rich.table import Table
 
+    from matchmaker.models import Demand
     from matchmaker.services.matching import match_record
 
     if constraints not in ("flag", "strict"):
@@ -307,6 +310,8 @@ def match(
         service = _open_search(settings, engine)
         with db.unit_of_work(db.create_session_factory(engine)) as session:
             items = match_record(session, service, "demands", demand_id, k=k, policy=constraints)  # type: ignore[arg-type]
+            need = session.get(Demand, demand_id)
+            title = f"需求 {need.external_id or need.id}：{need.title}" if need is not None else f"需求 {demand_id}"
     except MatchmakerError as exc:
         raise _fail(exc) from exc
     finally:
@@ -314,18 +319,29 @@ def match(
     if as_json:
         typer.echo(json.dumps(items, ensure_ascii=False, indent=1))
         return
-    table = Table("#", "score", "achievement", "region", "trl", "why")
+    from matchmaker.search.bands import NO_GOOD_ACHIEVEMENT, is_good
+
+    out = Console(soft_wrap=False)
+    out.print(title, highlight=False)
+    # The explanation wraps inside its column (never cut): managers read all of it.
+    table = Table("#", "score", "band", "achievement", "region", "trl", show_lines=True)
+    table.add_column("why", overflow="fold", ratio=3)
+    for column in table.columns[:6]:
+        column.overflow = "fold"
     for item in items:
         a = item["achievement"]
         table.add_row(
             str(item["rank"]),
             f"{item['score']:.3f}",
+            item.get("band", ""),
             f"{a['external_id'] or a['id']} {a['title']}",
             a["region"],
             str(a["trl"] or "?"),
             item["explanation"]["sentence"],
         )
-    Console().print(table)
+    out.print(table)
+    if not any(is_good(item.get("band", "")) for item in items):
+        out.print(NO_GOOD_ACHIEVEMENT, highlight=False)
 
 
 @app.command("match-list")
@@ -371,30 +387,23 @@ def match_list(
 
 @app.command("eval")
 def evaluate(
-    split: Annotated[str, typer.Option(help="dev or test (held out: never tune on it)")] = "dev",
-    embedders: Annotated[str, typer.Option(help="comma-separated embedders to compare")] = "use,e5-small",
+    split: Annotated[
+        str, typer.Option(help="dev, test, heldout or a split folder (held out: never tune on it)")
+    ] = "dev",
+    embedders: Annotated[
+        str | None, typer.Option(help="comma-separated embedders (default: the one `serve` uses)")
+    ] = None,
+    thesaurus: Annotated[
+        str | None, typer.Option(help="thesaurus file, or 'none' (default: the starter thesaurus, as `serve` seeds)")
+    ] = None,
+    baselines: Annotated[bool, typer.Option(help="also the BM25 and dense-only rows")] = True,
     as_json: Annotated[Path | None, typer.Option("--json", help="also write the reports as JSON")] = None,
 ) -> None:
-    """Print nDCG@10, recall@10, MRR and constraint accuracy per configuration and slice, beside baselines."""
-    from matchmaker.config import project_path
-    from matchmaker.search import evaluation
-    from matchmaker.search.eval_data import load_split
+    """Measure what `serve` runs (embedder, Traditional→Simplified, weights, thesaurus) on a judged split: nDCG@10,
+    recall@10, MRR, constraint accuracy per slice, beside baselines, and the confidence bands' precision."""
+    from matchmaker.cli_quality import run_eval
 
-    directory = project_path("data") / "eval" / split
-    if not directory.exists():
-        raise typer.BadParameter(f"no evaluation split at {directory}", param_hint="--split")
-    from matchmaker.search.ranking import Weights
-
-    weights = Weights.from_dict(Settings().ranking_weights)
-    names = [e.strip() for e in embedders.split(",") if e.strip()]
-    configs = [evaluation.Config(kind="bm25")]
-    for name in names:
-        configs.append(evaluation.Config(kind="dense", embedder=name))
-        configs.append(evaluation.Config(kind="full", embedder=name, weights=weights))
-    reports = evaluation.compare(load_split(directory), configs)
-    typer.echo(evaluation.format_table(reports))
-    if as_json is not None:
-        as_json.write_text(json.dumps([r.to_dict() for r in reports], ensure_ascii=False, indent=1), encoding="utf-8")
+    run_eval(split, embedders, thesaurus, baselines, as_json)
 
 
 @app.command("learn-weights")

@@ -66,6 +66,19 @@ class Settings(BaseSettings):
         default=None, description="Password of that admin; unset: a random one is generated and printed once."
     )
     search_enabled: bool = Field(default=True, description="Build the matcher on start (off: lists only).")
+    thesaurus: bool = Field(default=True, description="Rank with the managers' concept thesaurus (off: words only).")
+    thesaurus_starter: Path | None = Field(
+        default=None,
+        description="Thesaurus file that seeds an empty thesaurus (default: data/thesaurus/starter.jsonl).",
+    )
+    band_thresholds: dict[str, float] = Field(
+        default_factory=dict, description='Overrides of the confidence-band thresholds, JSON: {"strong": 0.8, ...}.'
+    )
+
+    @property
+    def starter_thesaurus_path(self) -> Path:
+        """The thesaurus file that seeds an empty thesaurus."""
+        return self.thesaurus_starter or project_path("data") / "thesaurus" / "starter.jsonl"
 
     @property
     def resolved_database_url(self) -> str:

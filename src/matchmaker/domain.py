@@ -208,3 +208,8 @@ def normalize_region(value: str) -> str:
 def normalize_mode(value: str) -> str:
     """Canonical transfer mode (转让, 许可, 作价投资, 合作开发, 技术服务)."""
     return _normalize_enum(value, _MODE_LOOKUP, "transfer mode", TRANSFER_MODES)
+
+
+def with_article(word: str) -> str:
+    """The word with its English indefinite article: "an institution", "an achievement", "a manager"."""
+    return f"{'an' if word[:1].lower() in 'aeio' else 'a'} {word}"

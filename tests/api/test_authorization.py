@@ -319,3 +319,23 @@ def test_login_with_password(client: TestClient, make_user: Callable[..., str]) 
         "/api/v1/auth/login", json={"email": me["email"], "password": "nope"}, headers={"Authorization": ""}
     )
     assert (wrong.status_code, wrong.json()["detail"]) == (401, "wrong email or password")
+
+
+def test_thesaurus_routes_by_role(client: TestClient, world: World) -> None:
+    """Every signed-in user reads the thesaurus; only managers and admins change it."""
+    for role in ROLES:
+        assert client.get("/api/v1/concepts", headers=_auth(world.tokens[role])).status_code == 200
+        expected = 201 if role in ("admin", "manager") else 403
+        body = {"source": f"冷却时间长-{role}", "relation": "symptom", "target": "随形冷却"}
+        created = client.post("/api/v1/concepts", json=body, headers=_auth(world.tokens[role]))
+        assert created.status_code == expected, role
+    link = client.get("/api/v1/concepts", headers=_auth(world.tokens["manager"])).json()["items"][0]["id"]
+    for role, expected in zip(ROLES, (200, 200, 403, 403, 403, 403), strict=True):
+        response = client.patch(f"/api/v1/concepts/{link}", json={"weight": 0.8}, headers=_auth(world.tokens[role]))
+        assert response.status_code == expected, role
+    for role in ("ent_a", "uni_a"):
+        assert client.post("/api/v1/concepts/learn", headers=_auth(world.tokens[role])).status_code == 403
+        assert client.delete(f"/api/v1/concepts/{link}", headers=_auth(world.tokens[role])).status_code == 403
+    assert client.post("/api/v1/concepts/learn", headers=_auth(world.tokens["manager"])).status_code == 200
+    assert client.delete(f"/api/v1/concepts/{link}", headers=_auth(world.tokens["manager"])).status_code == 204
+    assert client.get("/api/v1/matching-runs/1/unmatched", headers=_auth(world.tokens["ent_a"])).status_code == 403

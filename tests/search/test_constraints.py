@@ -56,8 +56,11 @@ def test_checks_scores_and_evaluation_use_the_one_decision() -> None:
         assert ranked.components.get("penalty", 0.0) == -weights.penalty * len(decided)
         if need.min_trl is not None:  # the score components follow the same decision
             assert ranked.components["trl"] == (0.0 if offer.trl is None or "trl" in decided else weights.trl)
-        if need.preferred_modes:
+        if need.preferred_modes and offer.modes:
             assert ranked.components["mode"] == (0.0 if "modes" in decided else weights.mode)
+        elif need.preferred_modes:  # the achievement states no mode: unknown, neither kept nor broken
+            assert "modes" not in decided
+            assert ranked.components["mode"] == 0.5 * weights.mode
         # The evaluation judges achievements only: the deadline (a property of the need) is left out.
         assert violates(need, offer) == bool(hard_violations(need, offer, None))
         assert set(hard_violations(need, offer, None)) == set(decided) - {"deadline"}

@@ -129,11 +129,11 @@ def test_explanation_content() -> None:
 
 def test_shared_terms_prefer_informative_and_whole_terms() -> None:
     terms = select_shared_terms(
-        ["相变", "相变蓄冷", "冷链", "的", "系统", "a"],
-        ["相变蓄冷", "相变", "冷链", "系统"],
-        {"相变蓄冷": 3.0, "冷链": 2.0, "系统": 0.1, "相变": 2.5},
+        ["相变", "相变蓄冷", "冷链", "的", "蓄冷箱", "a"],
+        ["相变蓄冷", "相变", "冷链", "蓄冷箱"],
+        {"相变蓄冷": 3.0, "冷链": 2.0, "蓄冷箱": 0.1, "相变": 2.5},
     )
-    assert terms == ("相变蓄冷", "冷链", "系统")
+    assert terms == ("相变蓄冷", "冷链", "蓄冷箱")
 
 
 def test_weights_from_dict_rejects_unknown_names() -> None:

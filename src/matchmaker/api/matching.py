@@ -15,6 +15,7 @@ from matchmaker.schemas.matching import (
     RunRequest,
     SearchRequest,
     SearchResult,
+    UnmatchedNeeds,
 )
 from matchmaker.schemas.queries import TableExportParams
 from matchmaker.services import matching as svc
@@ -46,7 +47,13 @@ async def _matches(
             filters=params,
             principal=principal,
         )
-        return {"items": items, "k": params.k, "constraints": params.constraints}
+        target: Kind = "achievements" if source == "demands" else "demands"
+        return {
+            "items": items,
+            "k": params.k,
+            "constraints": params.constraints,
+            "verdict": svc.verdict(items, target),
+        }
 
     return await in_unit_of_work(request, credentials, work)
 
@@ -85,7 +92,7 @@ def search(body: SearchRequest, request: Request, session: SessionDep, principal
         policy=body.constraints,
         principal=principal,
     )
-    return {"items": items, "k": body.k, "target": body.target}
+    return {"items": items, "k": body.k, "target": body.target, "verdict": svc.verdict(items, body.target)}
 
 
 @router.post(
@@ -116,6 +123,13 @@ def start_run(
 def get_run(run_id: int, session: SessionDep, principal: StaffDep) -> dict[str, Any]:
     """Status and progress of a run."""
     return runs.run_summary(runs.get_run(session, run_id))
+
+
+@router.get("/matching-runs/{run_id}/unmatched", response_model=UnmatchedNeeds, summary="Needs without a good match")
+def run_unmatched(run_id: int, session: SessionDep, principal: StaffDep) -> dict[str, Any]:
+    """Needs of a run none of whose pairings reached the 可能 band (暂无合适成果): where to look for achievements."""
+    items = runs.unmatched_needs(session, run_id)
+    return {"items": items, "total": len(items)}
 
 
 @router.get(

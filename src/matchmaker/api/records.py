@@ -5,6 +5,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Response, status
 
 from matchmaker.api.deps import PrincipalDep, SessionDep
+from matchmaker.domain import with_article
 from matchmaker.kinds import ACHIEVEMENTS, DEMANDS, KindSpec
 from matchmaker.schemas import Page
 from matchmaker.schemas.queries import RecordExportParams, RecordListParams
@@ -18,7 +19,7 @@ def make_router(spec: KindSpec) -> APIRouter:
     noun = spec.noun
     create, update, read = spec.create, spec.update, spec.read
 
-    @router.post("", status_code=status.HTTP_201_CREATED, response_model=read, summary=f"Create a {noun}")
+    @router.post("", status_code=status.HTTP_201_CREATED, response_model=read, summary=f"Create {with_article(noun)}")
     def create_route(body: create, session: SessionDep, principal: PrincipalDep) -> Any:  # type: ignore[valid-type]
         """Create a record; 409 when its external_id is already used."""
         return svc.present(session, spec, [svc.create_record(session, spec, body, principal=principal)], principal)[0]
@@ -48,18 +49,18 @@ def make_router(spec: KindSpec) -> APIRouter:
             headers={"Content-Disposition": f'attachment; filename="{spec.kind}.{params.format}"'},
         )
 
-    @router.get("/{record_id}", response_model=read, summary=f"Get a {noun}")
+    @router.get("/{record_id}", response_model=read, summary=f"Get {with_article(noun)}")
     def get_route(record_id: int, session: SessionDep, principal: PrincipalDep) -> Any:
         """One record by id (404 when the caller may not see it)."""
         return svc.present(session, spec, [svc.get_record(session, spec, record_id, principal)], principal)[0]
 
-    @router.patch("/{record_id}", response_model=read, summary=f"Change a {noun}")
+    @router.patch("/{record_id}", response_model=read, summary=f"Change {with_article(noun)}")
     def patch_route(record_id: int, body: update, session: SessionDep, principal: PrincipalDep) -> Any:  # type: ignore[valid-type]
         """Change the given fields (404 when the caller may not change the record)."""
         record = svc.update_record(session, spec, record_id, body, principal)
         return svc.present(session, spec, [record], principal)[0]
 
-    @router.delete("/{record_id}", status_code=status.HTTP_204_NO_CONTENT, summary=f"Delete a {noun}")
+    @router.delete("/{record_id}", status_code=status.HTTP_204_NO_CONTENT, summary=f"Delete {with_article(noun)}")
     def delete_route(record_id: int, session: SessionDep, principal: PrincipalDep) -> Response:
         """Delete a record (404 when the caller may not change it)."""
         svc.delete_record(session, spec, record_id, principal)

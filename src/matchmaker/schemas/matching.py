@@ -76,6 +76,7 @@ class AchievementMatch(BaseModel):
 
     rank: int
     score: float
+    band: str = Field(default="", description="confidence band: 强, 可能 or 弱 (thresholds calibrated on the dev set)")
     achievement: AchievementBrief
     explanation: dict[str, Any]
 
@@ -85,6 +86,7 @@ class DemandMatch(BaseModel):
 
     rank: int
     score: float
+    band: str = Field(default="", description="confidence band: 强, 可能 or 弱 (thresholds calibrated on the dev set)")
     demand: DemandBrief
     explanation: dict[str, Any]
 
@@ -95,6 +97,9 @@ class AchievementMatches(BaseModel):
     items: list[AchievementMatch]
     k: int
     constraints: ConstraintPolicy
+    verdict: str | None = Field(
+        default=None, description="暂无合适成果 / 暂无合适需求 when no pairing reaches the 可能 band, else null"
+    )
 
 
 class DemandMatches(BaseModel):
@@ -103,6 +108,9 @@ class DemandMatches(BaseModel):
     items: list[DemandMatch]
     k: int
     constraints: ConstraintPolicy
+    verdict: str | None = Field(
+        default=None, description="暂无合适成果 / 暂无合适需求 when no pairing reaches the 可能 band, else null"
+    )
 
 
 class SearchRequest(BaseModel):
@@ -135,6 +143,26 @@ class SearchResult(BaseModel):
     items: list[AchievementMatch] | list[DemandMatch]
     k: int
     target: Literal["achievements", "demands"]
+    verdict: str | None = Field(
+        default=None, description="暂无合适成果 / 暂无合适需求 when no pairing reaches the 可能 band, else null"
+    )
+
+
+class UnmatchedNeed(BaseModel):
+    """A need of a matching run none of whose pairings reached the 可能 band, with its best pairing."""
+
+    demand: DemandBrief
+    best_score: float | None
+    best_band: str | None
+    best_achievement: str | None
+    verdict: str
+
+
+class UnmatchedNeeds(BaseModel):
+    """The needs without a good match of a run: where to look for new achievements."""
+
+    items: list[UnmatchedNeed]
+    total: int
 
 
 class RunRequest(BaseModel):

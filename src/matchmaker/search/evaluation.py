@@ -34,12 +34,13 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Any, Literal
 
 import numpy as np
 
+from matchmaker.search.concepts import Thesaurus, load_links
 from matchmaker.search.embedding import Embedder, create_embedder
 from matchmaker.search.eval_data import Split
 from matchmaker.search.index import VectorIndex
@@ -53,7 +54,7 @@ from matchmaker.search.metrics import (
     reciprocal_rank,
     summarise,
 )
-from matchmaker.search.ranking import ConstraintPolicy, NeedFacts, OfferFacts, Weights, hard_violations
+from matchmaker.search.ranking import ConstraintPolicy, NeedFacts, OfferFacts, Ranked, Weights, hard_violations
 from matchmaker.search.text import tokenize
 
 __all__ = [
@@ -67,6 +68,7 @@ __all__ = [
     "compare",
     "evaluate",
     "format_table",
+    "judged_scores",
     "score_need",
     "violates",
 ]
@@ -102,6 +104,7 @@ class Config:
     pool: int = 60
     policy: ConstraintPolicy = "flag"
     name: str = ""
+    thesaurus: str | None = None  # a thesaurus file (concepts.load_links) the full ranking uses; None: none
 
     def __post_init__(self) -> None:
         if self.kind not in ("bm25", "dense", "full"):
@@ -126,7 +129,7 @@ class Config:
         if self.kind != "bm25":
             out.update(embedder=self.embedder, to_simplified=self.to_simplified)
         if self.kind == "full":
-            out.update(weights=self.weights.as_dict(), pool=self.pool, policy=self.policy)
+            out.update(weights=self.weights.as_dict(), pool=self.pool, policy=self.policy, thesaurus=self.thesaurus)
         return out
 
 
@@ -138,6 +141,8 @@ class NeedResult:
     ranking: tuple[str, ...]
     violators: tuple[bool, ...]  # ranking[i] breaks a hard constraint of the need
     metrics: dict[str, float | None]
+    scores: tuple[float, ...] = ()  # the shown score of ranking[i] (full configurations)
+    bands: tuple[str, ...] = ()  # the confidence band of ranking[i] (full configurations)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form (undefined metrics become null)."""
@@ -145,6 +150,8 @@ class NeedResult:
             "need": self.need_id,
             "ranking": list(self.ranking),
             "violators": [r for r, v in zip(self.ranking, self.violators, strict=True) if v],
+            "scores": [round(x, 4) for x in self.scores],
+            "bands": list(self.bands),
             "metrics": {k: _finite_or_none(v) for k, v in self.metrics.items()},
         }
 
@@ -193,7 +200,8 @@ def _finite_or_none(value: float | None) -> float | None:
 def violates(need: NeedFacts, offer: OfferFacts) -> bool:
     """Whether an achievement breaks a hard constraint the need stated: ``trl < min_trl`` or no preferred mode offered.
 
-    An unknown trl does not count as a violation (it cannot be checked); the deadline is not an achievement property.
+    An unknown trl or an achievement stating no mode does not count as a violation (it cannot be checked); the
+    deadline is not an achievement property.
     """
     return bool(hard_violations(need, offer, None))
 
@@ -273,6 +281,8 @@ class Evaluator:
         self._matchers: dict[tuple[str, bool], Matcher] = {}
         self._lexical: LexicalIndex | None = None
         self._need_tokens: list[list[str]] | None = None
+        self._thesauri: dict[str, Thesaurus] = {}
+        self.progress: Callable[[int, int], None] | None = None  # called with (needs ranked, needs) while ranking
 
     def vectors(self, spec: str, to_simplified: bool = False) -> _Vectors:
         """Query and document vectors of the split for one embedder, computed on first use."""
@@ -323,25 +333,65 @@ class Evaluator:
                 [d.id for d in self.split.achievements], vec.achievements, [d.attrs for d in self.split.achievements]
             )
             return [[i for i, _ in hits] for hits in index.search(vec.needs, self.k)]
+        return [[r.id for r in result] for result in self.ranked(config)]
+
+    def ranked(self, config: Config) -> list[list[Ranked]]:
+        """Each need's top-k ranked pairings under a full configuration (scores, bands, explanations)."""
+        assert config.kind == "full"
+        assert config.embedder is not None
+        vec = self.vectors(config.embedder, config.to_simplified)
         matcher = self._matcher(config.embedder, config.to_simplified)
         matcher.weights, matcher.pool = config.weights, config.pool
+        matcher.thesaurus = self._thesaurus(config.thesaurus)
         queries = [Query(text=d.text, facts=d.facts) for d in self.split.needs]
-        ranked = matcher.match_many(
-            queries, "achievements", k=self.k, policy=config.policy, today=self.today, vectors=vec.needs
-        )
-        return [[r.id for r in result] for result in ranked]
+        step = max(1, len(queries) // 10)
+        out: list[list[Ranked]] = []
+        for start in range(0, len(queries), step):
+            out.extend(
+                matcher.match_many(
+                    queries[start : start + step],
+                    "achievements",
+                    k=self.k,
+                    policy=config.policy,
+                    today=self.today,
+                    vectors=vec.needs[start : start + step],
+                )
+            )
+            if self.progress is not None:
+                self.progress(len(out), len(queries))
+        return out
+
+    def _thesaurus(self, path: str | None) -> Thesaurus:
+        if path is None:
+            return Thesaurus()
+        if path not in self._thesauri:
+            self._thesauri[path] = Thesaurus(load_links(path))
+        return self._thesauri[path]
 
     def evaluate(self, config: Config) -> Report:
         """Run one configuration and score every need."""
         if config.kind != "bm25" and config.embedder is not None:
             self.vectors(config.embedder, config.to_simplified)  # embedding time is not ranking time
         started = time.perf_counter()
-        rankings = self.rankings(config)
-        seconds = time.perf_counter() - started
         external = self.split.achievement_ids
-        needs = tuple(
-            score_need(self.split, i, [external[a - 1] for a in ranking], self.k) for i, ranking in enumerate(rankings)
-        )
+        if config.kind == "full":
+            ranked = self.ranked(config)
+            seconds = time.perf_counter() - started
+            needs = tuple(
+                replace(
+                    score_need(self.split, i, [external[r.id - 1] for r in result], self.k),
+                    scores=tuple(r.score for r in result),
+                    bands=tuple(r.band for r in result),
+                )
+                for i, result in enumerate(ranked)
+            )
+        else:
+            rankings = self.rankings(config)
+            seconds = time.perf_counter() - started
+            needs = tuple(
+                score_need(self.split, i, [external[a - 1] for a in ranking], self.k)
+                for i, ranking in enumerate(rankings)
+            )
         summary = summarise([n.metrics for n in needs], self.split.slices)
         return Report(config=config, split=self.split.name, summary=summary, needs=needs, rank_seconds=seconds)
 
@@ -398,3 +448,15 @@ def format_table(reports: Sequence[Report], slices: Sequence[str] = TABLE_SLICES
 
 def _cell(value: float) -> str:
     return "—" if math.isnan(value) else f"{value:.3f}"
+
+
+def judged_scores(split: Split, report: Report) -> list[tuple[float, bool]]:
+    """Every shown pairing of a full configuration's report as ``(score, relevant)`` (grade ≥ 2): what the
+    confidence bands are calibrated on (:func:`matchmaker.search.bands.calibrate`) and scored by."""
+    out: list[tuple[float, bool]] = []
+    for need in report.needs:
+        grades = split.qrels[need.need_id]
+        out.extend(
+            (score, grades.get(a, 0) >= RELEVANT_GRADE) for a, score in zip(need.ranking, need.scores, strict=False)
+        )
+    return out

@@ -15,9 +15,12 @@ import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
+from functools import lru_cache
 
 import numpy as np
 
+from matchmaker.search.bands import DEFAULT_BANDS, Bands
+from matchmaker.search.concepts import NO_EVIDENCE, Evidence, QueryConcepts, Thesaurus, headline
 from matchmaker.search.documents import Doc, Kind
 from matchmaker.search.embedding import Embedder
 from matchmaker.search.filters import Filter
@@ -35,7 +38,7 @@ from matchmaker.search.ranking import (
     rank,
 )
 from matchmaker.search.rerank import CrossEncoderReranker
-from matchmaker.search.text import tokenize
+from matchmaker.search.text import canonical, tokenize
 
 
 @dataclass
@@ -95,8 +98,12 @@ class Matcher:
         hnsw_threshold: int = 20_000,
         hnsw_ef_search: int = 64,
         reranker: CrossEncoderReranker | None = None,
+        thesaurus: Thesaurus | None = None,
+        bands: Bands = DEFAULT_BANDS,
     ) -> None:
         self.embedder = embedder
+        self.thesaurus = thesaurus or Thesaurus()  # replaced as a whole when managers edit it (never mutated)
+        self.bands = bands
         self.reranker = reranker
         self.weights = weights or Weights()
         self.pool = pool
@@ -180,9 +187,41 @@ class Matcher:
         results: list[list[Ranked]] = []
         for query, vector, hits in zip(queries, vectors, dense, strict=True):
             tokens = self.query_tokens(query.text)
-            lexical, known = self.lexical_candidates(tokens, target, pool, flt, [i for i, _ in hits])
-            results.append(self.rank_candidates(query, tokens, vector, target, hits, lexical, k, policy, today, known))
+            concepts = self.query_concepts(query.text, target)
+            search_tokens = self.expanded(tokens, concepts)
+            lexical, known = self.lexical_candidates(search_tokens, target, pool, flt, [i for i, _ in hits])
+            results.append(
+                self.rank_candidates(
+                    query, search_tokens, vector, target, hits, lexical, k, policy, today, known, concepts, tokens
+                )
+            )
         return results
+
+    def query_concepts(self, text: str, target: Kind) -> QueryConcepts | None:
+        """The thesaurus links a need's text brings (None when ranking needs for an achievement: the need is the
+        candidate then, and its links are looked up per candidate)."""
+        if target != "achievements" or not len(self.thesaurus):
+            return None
+        return self.thesaurus.for_need(text)
+
+    @staticmethod
+    def expanded(tokens: list[str], concepts: QueryConcepts | None) -> list[str]:
+        """The query's BM25 tokens plus the tokens of the solutions its thesaurus links name (each once)."""
+        if not concepts:
+            return tokens
+        extra = [t for t in concepts.expansion() if t not in set(tokens)]
+        return [*tokens, *extra] if extra else tokens
+
+    def _evidence(self, query: Query, doc: Doc, target: Kind, concepts: QueryConcepts | None) -> Evidence:
+        """Thesaurus evidence of one pairing, always from the need's side."""
+        if not len(self.thesaurus):
+            return NO_EVIDENCE
+        if target == "achievements":
+            if not concepts:
+                return NO_EVIDENCE
+            return concepts.evidence(_canonical(doc.text), _canonical(headline(doc.text)))
+        need_concepts = _need_concepts(self.thesaurus, doc.text)
+        return need_concepts.evidence(_canonical(query.text), _canonical(headline(query.text)))
 
     def pool_size(self, k: int) -> int:
         """How many candidates each retriever contributes for a top-k request."""
@@ -234,6 +273,8 @@ class Matcher:
         policy: ConstraintPolicy,
         today: date,
         known_lexical: dict[int, float] | None = None,
+        concepts: QueryConcepts | None = None,
+        shown_tokens: list[str] | None = None,
     ) -> list[Ranked]:
         """Step 3: score the union of both candidate lists with the ranking stage, explain the best k.
 
@@ -261,6 +302,7 @@ class Matcher:
         for i in ids:
             doc = collection.docs[i]
             need, offer = self._sides(query, doc, target)
+            evidence = self._evidence(query, doc, target, concepts)
             candidates.append(
                 Candidate(
                     id=i,
@@ -269,16 +311,22 @@ class Matcher:
                     need=need,
                     offer=offer,
                     age_days=age_in_days(doc.updated, today),
+                    concept=evidence.concept,
+                    opposite=evidence.opposite,
+                    links=evidence.links,
+                    opposites=evidence.opposites,
                 )
             )
-        terms = QueryTerms(tokens, collection.lexical.idf)
+        # Shared terms are the words both texts contain: the query's own tokens, not the thesaurus expansion.
+        terms = QueryTerms(shown_tokens if shown_tokens is not None else tokens, collection.lexical.idf, query.text)
 
         def shared_terms(c: Candidate) -> tuple[str, ...]:
             # Only the returned pairings are explained, so shared terms are computed for those alone.
-            return terms.shared_with(collection.lexical.tokens(c.id) or [])
+            return terms.shared_with(collection.lexical.tokens(c.id) or [], doc_text=collection.docs[c.id].text)
 
         if self.reranker is None:
-            return rank(candidates, k=k, weights=self.weights, policy=policy, today=today, shared_terms=shared_terms)
+            ranked = rank(candidates, k=k, weights=self.weights, policy=policy, today=today, shared_terms=shared_terms)
+            return self._banded(ranked)
         ranked = rank(
             candidates,
             k=max(k, self.reranker.top_n),
@@ -288,7 +336,12 @@ class Matcher:
             shared_terms=shared_terms,
         )
         texts = {r.id: collection.docs[r.id].text for r in ranked}
-        return self.reranker.rerank(query.text, ranked, texts, k)
+        return self._banded(self.reranker.rerank(query.text, ranked, texts, k))
+
+    def _banded(self, ranked: list[Ranked]) -> list[Ranked]:
+        for r in ranked:
+            r.band = self.bands.of(r.score)
+        return ranked
 
     @staticmethod
     def _sides(query: Query, doc: Doc, target: Kind) -> tuple[NeedFacts, OfferFacts]:
@@ -299,3 +352,15 @@ class Matcher:
         offer = query.facts if isinstance(query.facts, OfferFacts) else OfferFacts(field="其他", region="其他")
         assert isinstance(doc.facts, NeedFacts)
         return doc.facts, offer
+
+
+@lru_cache(maxsize=50_000)
+def _canonical(text: str) -> str:
+    """Canonical form of a record's text, cached: the same records are candidates of many queries."""
+    return canonical(text)
+
+
+@lru_cache(maxsize=20_000)
+def _need_concepts(thesaurus: Thesaurus, text: str) -> QueryConcepts:
+    """A need's thesaurus links, cached per thesaurus and text (ranking needs for an achievement)."""
+    return thesaurus.for_need(text)

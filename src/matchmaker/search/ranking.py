@@ -10,11 +10,15 @@ from. The score is a weighted sum of components that each lie in [0, 1]:
               candidates (so it says "how much of the strongest word evidence this candidate has");
 * chain     — 1 when both are in the same industrial chain (其他 never counts as the same chain);
 * trl       — 1 when trl ≥ min_trl; without a requirement, trl/9 (maturer is slightly preferred); 0 when unknown;
-* mode      — 1 when an offered transfer mode is one the need prefers; 0.5 when the need states none;
+* mode      — 1 when an offered transfer mode is one the need prefers; 0.5 when either side states none;
 * price     — 1 when price ≤ budget, 0.5 up to 1.5 × budget, 0 beyond; 0.5 when either is unknown;
 * region    — 1 for an achievement from Beijing or Hebei meeting a Tianjin need (the centre's yearly target),
               0.5 for the same region, 0 otherwise;
-* freshness — 1 for a record changed today, decaying linearly to 0 over two years.
+* freshness — 1 for a record changed today, decaying linearly to 0 over two years;
+* concept   — the strongest link of the managers' thesaurus between the need and the achievement
+              (:mod:`matchmaker.search.concepts`: 症状→技术 and 同义词 1, 上下位 0.5);
+* opposite  — −1 when the achievement's headline states the opposite of what the need describes (a cooling plate for
+              a battery that must be warmed) and no thesaurus link joins them, else 0.
 
 Hard constraints (min_trl, preferred_modes, a passed deadline) follow the per-request policy: "strict" drops
 violators; "flag" keeps them, marks the violation and subtracts `penalty` per violation. The penalty is larger than
@@ -27,6 +31,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date
+from functools import lru_cache
 from operator import mul
 from typing import Any, Literal, NamedTuple
 
@@ -47,6 +52,8 @@ class Weights:
     price: float = 0.03
     region: float = 0.03
     freshness: float = 0.01
+    concept: float = 0.15
+    opposite: float = 0.2
     penalty: float = 0.1
     first_margin: float = 1.0  # rank 1 satisfies every hard constraint whenever a candidate does (≈ always)
 
@@ -100,6 +107,10 @@ class Candidate(NamedTuple):
     offer: OfferFacts
     shared_terms: tuple[str, ...] = ()
     age_days: float | None = None
+    concept: float = 0.0
+    opposite: float = 0.0
+    links: tuple[str, ...] = ()  # thesaurus links that hold ("冷却时间长 → 随形冷却")
+    opposites: tuple[str, ...] = ()  # opposite-direction links that hold ("低温充电 ↔ 液冷")
 
 
 @dataclass(frozen=True)
@@ -131,6 +142,9 @@ class Ranked:
     sentence: str
     violations: list[str] = field(default_factory=list)
     first_place: str | None = None  # why a satisfying pairing was put first above a better-scored violator
+    links: tuple[str, ...] = ()  # thesaurus links between the two records
+    opposites: tuple[str, ...] = ()
+    band: str = ""  # confidence band (强 / 可能 / 弱), set by the matcher from calibrated thresholds
 
     def explanation(self) -> dict[str, Any]:
         """The explanation a manager reads: total, contributions, shared terms, checks and one Chinese sentence."""
@@ -141,6 +155,9 @@ class Ranked:
             "relevance": round(self.relevance, 4),
             "components": {k: round(v, 4) for k, v in self.components.items()},
             "matched_terms": list(self.shared_terms),
+            "concepts": list(self.links),
+            "opposites": list(self.opposites),
+            "band": self.band,
             "checks": [c.as_dict() for c in self.checks],
             "violations": list(self.violations),
             "sentence": self.sentence,
@@ -156,7 +173,8 @@ def hard_violations(need: NeedFacts, offer: OfferFacts, today: date | None) -> l
     :func:`check_constraints` lists them.
 
     * ``trl``: the achievement's TRL is known and below the need's ``min_trl`` (an unknown TRL cannot be checked);
-    * ``modes``: the need prefers transfer modes and the achievement offers none of them;
+    * ``modes``: the need prefers transfer modes and the achievement offers others, none of them (an achievement or a
+      free text that states no mode cannot be checked);
     * ``deadline``: the need's deadline passed before ``today`` (``None``: not judged, as in the offline evaluation,
       where the deadline is a property of the need that flags every candidate alike).
 
@@ -165,7 +183,7 @@ def hard_violations(need: NeedFacts, offer: OfferFacts, today: date | None) -> l
     violations: list[str] = []
     if need.min_trl is not None and offer.trl is not None and offer.trl < need.min_trl:
         violations.append("trl")
-    if need.preferred_modes and not need.preferred_modes & offer.modes:
+    if need.preferred_modes and offer.modes and not need.preferred_modes & offer.modes:
         violations.append("modes")
     if today is not None and need.deadline is not None and need.deadline < today:
         violations.append("deadline")
@@ -186,7 +204,11 @@ def check_constraints(need: NeedFacts, offer: OfferFacts, today: date) -> list[C
     if need.preferred_modes:
         common = sorted(need.preferred_modes & offer.modes)
         wanted = "、".join(sorted(need.preferred_modes))
-        if "modes" not in violated:
+        if not offer.modes:  # the achievement (or a free text) states no mode: nothing to compare, nothing broken
+            checks.append(
+                Check("modes", None, True, sorted(need.preferred_modes), [], f"合作方式未注明（期望{wanted}）")
+            )
+        elif "modes" not in violated:
             checks.append(
                 Check(
                     "modes",
@@ -229,7 +251,7 @@ def check_constraints(need: NeedFacts, offer: OfferFacts, today: date) -> list[C
     return checks
 
 
-COMPONENTS = ("semantic", "lexical", "chain", "trl", "mode", "price", "region", "freshness")
+COMPONENTS = ("semantic", "lexical", "chain", "trl", "mode", "price", "region", "freshness", "concept", "opposite")
 """The score components, in the order they are summed (and listed in an explanation)."""
 
 
@@ -246,7 +268,7 @@ def _component_values(c: Candidate, max_lexical: float, violations: list[str]) -
         trl = 0.0 if offer.trl is None or "trl" in violations else 1.0
     else:
         trl = (offer.trl / 9.0) if offer.trl is not None else 0.0
-    if need.preferred_modes:
+    if need.preferred_modes and offer.modes:
         mode = 0.0 if "modes" in violations else 1.0
     else:
         mode = 0.5
@@ -267,13 +289,28 @@ def _component_values(c: Candidate, max_lexical: float, violations: list[str]) -
     chain = 1.0 if need.field == offer.field and need.field != "其他" else 0.0
     freshness = 0.0 if c.age_days is None else max(0.0, 1.0 - c.age_days / 730.0)
     lexical = c.lexical / max_lexical if max_lexical > 0 else 0.0
-    return (float(c.semantic), float(lexical), chain, trl, mode, price, region, freshness)
+    return (
+        float(c.semantic),
+        float(lexical),
+        chain,
+        trl,
+        mode,
+        price,
+        region,
+        freshness,
+        c.concept,
+        -c.opposite if c.opposite else 0.0,
+    )
 
 
 def _sentence(c: Candidate, checks: list[Check]) -> str:
     parts = [f"语义相近({c.semantic:.2f})"]
     if c.shared_terms:
         parts.append("共同要点：" + "、".join(c.shared_terms[:5]))
+    if c.links:
+        parts.append("概念关联：" + "、".join(c.links[:2]))
+    if c.opposites:
+        parts.append("⚠方向相反：" + "、".join(c.opposites[:2]))
     if c.need.field == c.offer.field and c.need.field != "其他":
         parts.append(f"同属{c.need.field}")
     for check in checks:
@@ -306,6 +343,8 @@ def score_candidate(c: Candidate, weights: Weights, max_lexical: float, today: d
         shared_terms=c.shared_terms,
         sentence=_sentence(c, checks),
         violations=violations,
+        links=c.links,
+        opposites=c.opposites,
     )
 
 
@@ -345,7 +384,27 @@ def rank(
     ranked = [score_candidate(c, weights, max_lexical, today) for c in best]
     if promoted is not None and ranked:
         ranked[0].first_place = "首位优先推荐满足企业全部硬性要求的成果；得分更高但违反要求的成果排在其后并已标注"
+        _keep_scores_in_order(ranked)
     return ranked
+
+
+FIRST_PLACE_STEP = 1e-4
+"""How far below the promoted first pairing a passed-over violator's shown score is put (per place)."""
+
+
+def _keep_scores_in_order(ranked: list[Ranked]) -> None:
+    """After a promotion, lower the score of every violator shown above the first pairing's score to just below it.
+
+    The shown order must always be the shown score order: the rule that put a satisfying pairing first is part of
+    the score (component ``first_place``), not an exception to it.
+    """
+    ceiling = ranked[0].score
+    for r in ranked[1:]:
+        if r.score < ceiling:
+            break
+        ceiling -= FIRST_PLACE_STEP
+        r.components["first_place"] = ceiling - r.score
+        r.score = ceiling
 
 
 def _satisfying_first(scored: list[tuple[float, int, Candidate]], weights: Weights, today: date) -> int | None:
@@ -370,20 +429,24 @@ def _satisfying_first(scored: list[tuple[float, int, Candidate]], weights: Weigh
 
 
 def select_shared_terms(
-    query_tokens: Sequence[str], doc_tokens: Sequence[str], idf: dict[str, float], limit: int = 6
+    query_tokens: Sequence[str], doc_tokens: Sequence[str], idf: dict[str, float], limit: int = 6, query_text: str = ""
 ) -> tuple[str, ...]:
     """Terms both texts contain, most informative first (by IDF), longer terms preferred over their parts."""
-    return QueryTerms(query_tokens, lambda t: idf.get(t, 0.0)).shared_with(doc_tokens, limit)
+    return QueryTerms(query_tokens, lambda t: idf.get(t, 0.0), query_text).shared_with(doc_tokens, limit)
 
 
 class QueryTerms:
-    """A query's meaningful terms, prepared once to find the terms each of its candidates shares with it."""
+    """A query's meaningful terms, prepared once to find the terms each of its candidates shares with it.
 
-    def __init__(self, query_tokens: Sequence[str], idf: Callable[[str], float]) -> None:
-        from matchmaker.search.text import is_meaningful_term
+    Terms are shown as the query wrote them (09MnNiDR, NVH), or as the document did when the query does not contain
+    them literally; stop-words, numbers, fragments and everyday words are left out
+    (:func:`~matchmaker.search.text.is_meaningful_term`).
+    """
 
-        self.terms = frozenset(t for t in query_tokens if is_meaningful_term(t))
+    def __init__(self, query_tokens: Sequence[str], idf: Callable[[str], float], query_text: str = "") -> None:
+        self.terms = frozenset(t for t in query_tokens if _worth_considering(t))
         self._idf = idf
+        self._text = query_text
         self._order: dict[str, tuple[float, int, str]] = {}  # sort keys, filled for the terms actually shared
 
     def _key(self, term: str) -> tuple[float, int, str]:
@@ -392,9 +455,11 @@ class QueryTerms:
             key = self._order[term] = (-self._idf(term), -len(term), term)
         return key
 
-    def shared_with(self, doc_tokens: Sequence[str], limit: int = 6) -> tuple[str, ...]:
+    def shared_with(self, doc_tokens: Sequence[str], limit: int = 6, doc_text: str = "") -> tuple[str, ...]:
         """Terms the document shares with the query, most informative first (by IDF), at most ``limit``; a term
         that is part of a longer shared term is left out (相变 when 相变蓄冷 is shared)."""
+        from matchmaker.search.text import surface_form
+
         common = self.terms.intersection(doc_tokens)
         longest_first = sorted(common, key=len, reverse=True)
         kept: list[str] = []
@@ -408,11 +473,28 @@ class QueryTerms:
                 if t in other:
                     contained = True
                     break
-            if not contained:
-                kept.append(t)
+            if contained:
+                continue
+            surface = surface_form(t, self._text, doc_text)
+            if _meaningful(t, surface):
+                kept.append(surface)
                 if len(kept) == limit:
                     break
         return tuple(kept)
+
+
+def _worth_considering(token: str) -> bool:
+    """The cheap part of the test, applied to every query token (Latin words are judged on their written form)."""
+    if token.isascii():
+        return len(token) >= 2 and not token.isdigit()
+    return _meaningful(token, token)
+
+
+@lru_cache(maxsize=65536)
+def _meaningful(token: str, surface: str) -> bool:
+    from matchmaker.search.text import is_meaningful_term
+
+    return is_meaningful_term(token, surface)
 
 
 def age_in_days(updated: date | None, today: date) -> float | None:

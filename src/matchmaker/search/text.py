@@ -124,11 +124,72 @@ def tokenize(text: str) -> list[str]:
     return tokens
 
 
-def is_meaningful_term(token: str) -> bool:
-    """Whether a token is worth showing as shared evidence (not a lone CJK character or a short number)."""
+_NUMBERISH = re.compile(r"^[0-9.,，%‰+\-×x/:~～]+[a-z%‰]{0,2}$")
+_FRAGMENT_HEAD = frozenset("余多几每各第该本此其约近共")
+GENERIC_ZH_IDF = 7.0
+"""Chinese words below this IDF in jieba's general-purpose table are everyday words (同时 4.0, 能力 4.9, 分钟 6.7)."""
+COMMON_EN_ZIPF = 4.5
+"""English words above this Zipf frequency are everyday words (time 6.3, customer 4.6); technical ones lie below."""
+
+
+@lru_cache(maxsize=1)
+def _general_idf() -> dict[str, float]:
+    # jieba ships the IDF of a large general-purpose corpus next to its TF-IDF keyword extractor.
+    from importlib import resources
+
+    idf: dict[str, float] = {}
+    with resources.files("jieba").joinpath("analyse/idf.txt").open(encoding="utf-8") as fh:
+        for line in fh:
+            word, _, value = line.rstrip("\n").partition(" ")
+            if value:
+                idf[word] = float(value)
+    return idf
+
+
+def _is_acronym_or_code(surface: str) -> bool:
+    """NVH, ARM, 09MnNiDR, T-Box: written with capitals beyond the first letter, or letters mixed with digits."""
+    letters = [ch for ch in surface if ch.isalpha()]
+    capitals = sum(1 for ch in letters[1:] if ch.isupper())
+    return capitals >= 1 or (bool(letters) and any(ch.isdigit() for ch in surface))
+
+
+def is_meaningful_term(token: str, surface: str | None = None) -> bool:
+    """Whether a token is worth showing as shared evidence between two texts.
+
+    Left out: lone CJK characters, numbers and measurements (35%, 15, 40s), fragments that jieba cut from a
+    quantity (余个 from 100余个), everyday Chinese words (jieba's general IDF below :data:`GENERIC_ZH_IDF`) and
+    everyday English words (Zipf frequency above :data:`COMMON_EN_ZIPF`, from ``wordfreq``) unless written as an
+    acronym or a grade (NVH, ARM, 09MnNiDR). ``surface`` is the term as the text wrote it (for the acronym test).
+    BM25 still uses every token; this only decides what an explanation shows.
+    """
+    token = token.strip()
+    if not token or _NUMBERISH.match(token.lower()):
+        return False
     if _CJK.search(token):
-        return len(token) >= 2
-    return len(token) >= 3 and not token.isdigit()
+        if len(token) < 2 or token[0] in _FRAGMENT_HEAD:
+            return False
+        idf = _general_idf().get(token)
+        return idf is None or idf >= GENERIC_ZH_IDF
+    if len(token) < 3 and not (surface and len(token) >= 2 and surface.isupper()):
+        return False
+    if token.isdigit():
+        return False
+    if surface is not None and _is_acronym_or_code(surface):
+        return True
+    from wordfreq import zipf_frequency
+
+    return zipf_frequency(token, "en") < COMMON_EN_ZIPF
+
+
+def surface_form(term: str, *texts: str) -> str:
+    """The term as the first of ``texts`` that contains it wrote it (09MnNiDR, NVH), else the term itself."""
+    for text in texts:
+        if not text:
+            continue
+        found = re.search(re.escape(term), normalize_text(text), flags=re.IGNORECASE)
+        if found:
+            return found.group(0)
+    return term
 
 
 # Full-width ASCII letters and digits (Ａ-Ｚ, ａ-ｚ, ０-９) and the ideographic space become ASCII; Chinese punctuation

@@ -22,6 +22,7 @@ from typing import Any
 from sqlalchemy import Row, Select, false, or_, select
 from sqlalchemy.orm import Session
 
+from matchmaker.domain import with_article
 from matchmaker.errors import Forbidden
 from matchmaker.kinds import ACHIEVEMENTS, DEMANDS, SPECS, Record, spec_of
 from matchmaker.models import Achievement, Demand, Match
@@ -67,13 +68,13 @@ def require_staff(principal: Principal | None, what: str) -> None:
 def require_role(principal: Principal | None, roles: tuple[str, ...], what: str) -> None:
     """403 unless the caller has one of `roles` (staff always may)."""
     if principal is not None and not principal.is_staff and principal.role not in roles:
-        raise Forbidden(f"a {principal.role} member may not {what}")
+        raise Forbidden(f"{with_article(principal.role)} member may not {what}")
 
 
 def require_writer(principal: Principal | None, kind: str) -> None:
     """403 when the caller's role never writes this list (an enterprise member and achievements, say)."""
     if principal is not None and not principal.is_staff and SPECS[kind].writer != principal.role:
-        raise Forbidden(f"a {principal.role} member may not change {kind}")
+        raise Forbidden(f"{with_article(principal.role)} member may not change {kind}")
 
 
 def scope_read(stmt: Select[Any], kind: str, principal: Principal | None) -> Select[Any]:

@@ -12,6 +12,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import Table, bindparam, or_, select, update
 from sqlalchemy.orm import Session
 
+from matchmaker.domain import with_article
 from matchmaker.errors import Conflict, NotFound, Unauthorized, ValidationFailed, field_error
 from matchmaker.models import ApiToken, Organisation, User, as_utc
 from matchmaker.services.access import ORG_KIND_OF_ROLE, ROLES, Principal, require_admin
@@ -65,7 +66,7 @@ def create_user(
     if role not in ROLES:
         problems.append(field_error("role", f"role must be one of {', '.join(ROLES)}"))
     elif role in ("enterprise", "institution") and not org:
-        problems.append(field_error("org", f"a {role} member needs an organisation"))
+        problems.append(field_error("org", f"{with_article(role)} member needs an organisation"))
     if password is not None and len(password) < 8:
         problems.append(field_error("password", "at least 8 characters"))
     if problems:

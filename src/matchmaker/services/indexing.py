@@ -18,7 +18,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, cast
 
@@ -31,6 +31,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from matchmaker.config import Settings
 from matchmaker.kinds import KINDS, SPECS, Kind
 from matchmaker.models import Achievement, Demand, Embedding, RecordChange
+from matchmaker.search.bands import DEFAULT_BANDS, Bands
+from matchmaker.search.concepts import Thesaurus
 from matchmaker.search.documents import document
 from matchmaker.search.embedding import Embedder
 from matchmaker.search.index import VectorIndex
@@ -43,6 +45,7 @@ log = logging.getLogger("matchmaker.indexing")
 
 Progress = Callable[[str, int, int], None]  # (list, done, total)
 EMBED_BATCH = 64
+CONCEPT_CHANGES = "concepts"  # change-log kind of a thesaurus edit (services/concepts.py)
 GAP_PATIENCE_S = 30.0  # how long a missing change id may still appear (a transaction that committed late)
 
 
@@ -77,6 +80,8 @@ def build_search_service(
         hnsw_threshold=settings.hnsw_threshold,
         hnsw_ef_search=settings.hnsw_ef_search,
         sync_interval=sync_interval or settings.sync_interval_s,
+        use_thesaurus=settings.thesaurus,
+        bands=replace(DEFAULT_BANDS, **settings.band_thresholds) if settings.band_thresholds else None,
         snapshot_interval=settings.snapshot_interval_s,
         reranker=reranker,
     )
@@ -190,8 +195,11 @@ class SearchService:
         sync_interval: float = 0.5,
         snapshot_interval: float = 300.0,
         reranker: CrossEncoderReranker | None = None,
+        use_thesaurus: bool = True,
+        bands: Bands | None = None,
     ) -> None:
         self.session_factory = session_factory
+        self.use_thesaurus = use_thesaurus
         self.embedder = embedder
         self.cache = EmbeddingCache(embedder)
         self.index_dir = index_dir / _safe_name(embedder.name) if index_dir is not None else None
@@ -202,6 +210,7 @@ class SearchService:
             hnsw_threshold=hnsw_threshold,
             hnsw_ef_search=hnsw_ef_search,
             reranker=reranker,
+            bands=bands or DEFAULT_BANDS,
         )
         self.last_change_id = 0
         self._gaps: dict[int, float] = {}
@@ -216,6 +225,7 @@ class SearchService:
     # ------------------------------------------------------------------------------------------------ lifecycle
     def start(self, *, follow: bool = True, progress: Progress | None = None) -> None:
         """Load the snapshot (or build from the database), replay the change log, then follow it in a thread."""
+        self.reload_thesaurus()
         loaded = self._load_snapshot()
         if not loaded:
             self.rebuild(progress=progress, save=True)
@@ -224,6 +234,17 @@ class SearchService:
         if follow:
             self._thread = threading.Thread(target=self._follow, name="matchmaker-index-follower", daemon=True)
             self._thread.start()
+
+    def reload_thesaurus(self) -> None:
+        """Read the managers' concept thesaurus into the matcher (an empty one when the thesaurus is switched off)."""
+        with self.session_factory() as session:
+            self._load_thesaurus(session)
+
+    def _load_thesaurus(self, session: Session) -> None:
+        from matchmaker.services.concepts import thesaurus
+
+        # Replaced as a whole: a query in flight keeps the thesaurus it started with.
+        self.matcher.thesaurus = thesaurus(session) if self.use_thesaurus else Thesaurus()
 
     def stop(self) -> None:
         """Stop following and write a final snapshot."""
@@ -308,8 +329,14 @@ class SearchService:
                     self._gaps.setdefault(missing, now)
             self.last_change_id = max(self.last_change_id, top)
             by_kind: dict[Kind, set[int]] = {}
+            thesaurus_changed = False
             for change in changes:
+                if change.kind == CONCEPT_CHANGES:
+                    thesaurus_changed = True
+                    continue
                 by_kind.setdefault(cast(Kind, change.kind), set()).add(change.record_id)
+            if thesaurus_changed:
+                self._load_thesaurus(session)
             for kind, ids in by_kind.items():
                 up, removed, embedded = self._apply(session, kind, ids)
                 stats.upserted += up

@@ -15,6 +15,7 @@ from matchmaker.errors import Conflict, NotFound, TooLarge, ValidationFailed, fi
 from matchmaker.kinds import SPECS, Kind
 from matchmaker.models import Achievement, Demand
 from matchmaker.schemas.matching import MAX_QUERY_CHARS, MatchFilters
+from matchmaker.search.bands import NO_GOOD_ACHIEVEMENT, NO_GOOD_DEMAND, is_good
 from matchmaker.search.documents import DOC_FIELDS, document
 from matchmaker.search.filters import Filter
 from matchmaker.search.matcher import Query
@@ -107,9 +108,22 @@ def _hydrate(
             continue
         brief = masks.apply(row, brief_of(row))
         items.append(
-            {"rank": len(items) + 1, "score": round(r.score, 4), spec.item_key: brief, "explanation": r.explanation()}
+            {
+                "rank": len(items) + 1,
+                "score": round(r.score, 4),
+                "band": r.band,
+                spec.item_key: brief,
+                "explanation": r.explanation(),
+            }
         )
     return items
+
+
+def verdict(items: Sequence[dict[str, Any]], target: Kind) -> str | None:
+    """ "暂无合适成果" ("暂无合适需求" for an achievement) when no pairing reaches the 可能 band, else None."""
+    if any(is_good(item.get("band", "")) for item in items):
+        return None
+    return NO_GOOD_ACHIEVEMENT if target == "achievements" else NO_GOOD_DEMAND
 
 
 def check_k(k: int) -> None:

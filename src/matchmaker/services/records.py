@@ -122,6 +122,21 @@ def resolve_org(session: Session, spec: KindSpec, values: dict[str, Any], princi
     return get_or_create_org(session, name, ORG_KIND_OF_ROLE[spec.writer]).id
 
 
+def _fill_organisation_name(
+    session: Session, spec: KindSpec, values: dict[str, Any], org_id: int | None, principal: Principal | None
+) -> None:
+    """A member's record names the member's organisation (需求单位 / 完成单位) when the record names none; a value
+    given explicitly (a manager's, say) is kept."""
+    name_field = "owner" if spec.kind == "achievements" else "enterprise"
+    if values.get(name_field) or org_id is None or owner_org(principal) is None:
+        return
+    from matchmaker.models import Organisation
+
+    org = session.get(Organisation, org_id)
+    if org is not None:
+        values[name_field] = org.name
+
+
 def _audit_values(values: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in values.items() if v not in (None, [], "")}
 
@@ -140,9 +155,9 @@ def create_record(
     require_writer(principal, spec.kind)
     values = data.model_dump()
     _ensure_external_id_free(session, spec, values.get("external_id"), None, principal)
-    record = spec.model(
-        **values, source=source, import_batch_id=import_batch_id, org_id=resolve_org(session, spec, values, principal)
-    )
+    org_id = resolve_org(session, spec, values, principal)
+    _fill_organisation_name(session, spec, values, org_id, principal)
+    record = spec.model(**values, source=source, import_batch_id=import_batch_id, org_id=org_id)
     _refresh_derived(record)
     session.add(record)
     session.flush()
@@ -243,7 +258,7 @@ def filtered_select(spec: KindSpec, query: ListQuery) -> Select[Any]:
         conditions = []
         for variant in _text_variants(query.q):
             pattern = f"%{variant}%"
-            conditions += [model.title.ilike(pattern), body.ilike(pattern)]
+            conditions += [model.title.ilike(pattern), body.ilike(pattern), model.external_id.ilike(pattern)]
         stmt = stmt.where(or_(*conditions))
     for name, value in query.extra.items():
         stmt = stmt.where(getattr(model, name) == value)

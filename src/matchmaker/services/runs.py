@@ -16,12 +16,13 @@ from matchmaker.errors import NotFound, ValidationFailed, field_error
 from matchmaker.kinds import DEMANDS
 from matchmaker.models import Achievement, Demand, Match, MatchingRun, utcnow
 from matchmaker.schemas.matching import MatchFilters
+from matchmaker.search.bands import NO_GOOD_ACHIEVEMENT, is_good
 from matchmaker.search.documents import need_doc
 from matchmaker.search.matcher import Query
 from matchmaker.search.ranking import ConstraintPolicy, Ranked
 from matchmaker.services.access import Principal, masking, require_staff
 from matchmaker.services.indexing import SearchService
-from matchmaker.services.matching import check_k, index_filter
+from matchmaker.services.matching import check_k, demand_brief, index_filter
 from matchmaker.services.tables import TABLE_FORMATS, write_table
 
 log = logging.getLogger("matchmaker.matching")
@@ -192,6 +193,7 @@ RUN_EXPORT_HEADERS = [
     "合作方式",
     "参考价格(万元)",
     "得分",
+    "置信度",
     "推荐理由",
     "约束提示",
     "状态",
@@ -230,12 +232,52 @@ def run_rows(session: Session, run_id: int, principal: Principal | None = None) 
                 "、".join(offer.transfer_modes or []),
                 float(offer.price_wan) if offer.price_wan is not None else None,
                 round(match.score, 4),
+                match.explanation.get("band", ""),
                 match.explanation.get("sentence", ""),
                 violations,
                 MATCH_STATUS_LABELS.get(match.status, match.status),
             ]
         )
     return rows
+
+
+def unmatched_needs(session: Session, run_id: int) -> list[dict[str, Any]]:
+    """The needs a run ranked none of whose pairings reached the 可能 band: where to look for new achievements.
+
+    A need the run selected (open, within its filters) with no proposed pairing at all is listed too. Each entry
+    has the need's brief and its best pairing (score, band, achievement title) when there is one.
+    """
+    run = get_run(session, run_id)
+    need_filters = MatchFilters(**run.filters.get("demands", {}))
+    stmt = select(Demand).where(Demand.status == "open").order_by(Demand.id)
+    if need_filters.field:
+        stmt = stmt.where(Demand.field.in_(need_filters.field))
+    if need_filters.region:
+        stmt = stmt.where(Demand.region.in_(need_filters.region))
+    best: dict[int, tuple[float, str, str]] = {}
+    pairs = session.execute(
+        select(Match.demand_id, Match.score, Match.explanation, Achievement.title)
+        .join(Achievement, Match.achievement_id == Achievement.id)
+        .where(Match.run_id == run_id)
+    )
+    for demand_id, score, explanation, title in pairs:
+        if demand_id not in best or score > best[demand_id][0]:
+            best[demand_id] = (float(score), str((explanation or {}).get("band", "")), title)
+    out = []
+    for need in session.scalars(stmt):
+        top = best.get(need.id)
+        if top is not None and is_good(top[1]):
+            continue
+        out.append(
+            {
+                "demand": demand_brief(need),
+                "best_score": round(top[0], 4) if top else None,
+                "best_band": top[1] if top else None,
+                "best_achievement": top[2] if top else None,
+                "verdict": NO_GOOD_ACHIEVEMENT,
+            }
+        )
+    return out
 
 
 def export_run(session: Session, run_id: int, fmt: str, principal: Principal | None = None) -> bytes:

@@ -12,7 +12,7 @@ from typing import Any, cast
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
-from matchmaker.domain import MATCH_STATUSES, REJECT_REASONS, allowed_moves
+from matchmaker.domain import MATCH_STATUSES, REJECT_REASONS, allowed_moves, with_article
 from matchmaker.errors import Conflict, NotFound, ValidationFailed, field_error
 from matchmaker.models import Achievement, Demand, Match, MatchEvent, User, utcnow
 from matchmaker.services.access import Masking, Principal, masking, require_staff
@@ -164,7 +164,7 @@ def update_match(session: Session, match_id: int, changes: dict[str, Any], princ
         if status not in allowed:
             moves = ", ".join(allowed) or "none (final)"
             raise Conflict(
-                f"cannot move a {match.status} pairing to {status}; allowed: {moves}",
+                f"cannot move {with_article(match.status)} pairing to {status}; allowed: {moves}",
                 fields=[field_error("status", f"allowed: {moves}")],
                 allowed=list(allowed),
             )
