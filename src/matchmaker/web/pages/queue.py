@@ -109,6 +109,7 @@ def _page(session: Any, principal: Principal, f: QueueFilters, **extra: Any) -> 
         items, total = workflow.list_matches(session, query, principal)
         pages = max((total + PAGE_SIZE - 1) // PAGE_SIZE, 1)
         context.update(items=items, total=total, page=max(f.page, 1), pages=pages)
+        context["interests"] = review.interests(session, [m["id"] for m in items])
     return context
 
 
