@@ -26,6 +26,7 @@ STAFF = ("admin", "manager")
 NAV: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("nav.queue", "/queue", STAFF),
     ("nav.runs", "/runs", STAFF),
+    ("nav.dashboard", "/dashboard", STAFF),
     ("nav.needs", "/my/needs", STAFF),
     ("nav.achievements", "/my/achievements", STAFF),
     ("nav.my_needs", "/my/needs", ("enterprise",)),

@@ -4,6 +4,13 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from matchmaker.web.pages import account, pairing, queue, records, runs
+from matchmaker.web.pages import account, dashboard, pairing, queue, records, runs
 
-PAGE_ROUTERS: tuple[APIRouter, ...] = (account.router, queue.router, pairing.router, runs.router, records.router)
+PAGE_ROUTERS: tuple[APIRouter, ...] = (
+    account.router,
+    queue.router,
+    pairing.router,
+    runs.router,
+    records.router,
+    dashboard.router,
+)
