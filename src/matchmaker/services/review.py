@@ -137,3 +137,11 @@ def list_runs(session: Session, principal: Principal | None, limit: int = 20) ->
 
     require_staff(principal, "see matching runs")
     return list(session.scalars(select(MatchingRun).order_by(MatchingRun.id.desc()).limit(limit)))
+
+
+def list_batches(session: Session, principal: Principal | None, limit: int = 20) -> list[Any]:
+    """The latest imports (managers and admins)."""
+    from matchmaker.models import ImportBatch
+
+    require_staff(principal, "see past imports")
+    return list(session.scalars(select(ImportBatch).order_by(ImportBatch.id.desc()).limit(limit)))

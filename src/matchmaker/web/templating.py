@@ -29,6 +29,7 @@ NAV: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("nav.dashboard", "/dashboard", STAFF),
     ("nav.needs", "/my/needs", STAFF),
     ("nav.achievements", "/my/achievements", STAFF),
+    ("nav.imports", "/imports", STAFF),
     ("nav.my_needs", "/my/needs", ("enterprise",)),
     ("nav.my_achievements", "/my/achievements", ("institution",)),
 )

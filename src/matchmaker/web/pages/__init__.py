@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from matchmaker.web.pages import account, dashboard, pairing, queue, records, runs
+from matchmaker.web.pages import account, dashboard, imports, pairing, queue, records, runs
 
 PAGE_ROUTERS: tuple[APIRouter, ...] = (
     account.router,
@@ -13,4 +13,5 @@ PAGE_ROUTERS: tuple[APIRouter, ...] = (
     runs.router,
     records.router,
     dashboard.router,
+    imports.router,
 )
