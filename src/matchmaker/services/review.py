@@ -14,11 +14,12 @@ from urllib.parse import parse_qsl, urlencode
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from matchmaker.domain import REJECT_REASONS, allowed_moves
 from matchmaker.errors import Conflict, NotFound, ValidationFailed, field_error
 from matchmaker.models import Match
 from matchmaker.models.web import SavedView
 from matchmaker.services.access import Principal, require_staff
-from matchmaker.services.workflow import MOVES, REJECT_REASONS, update_match
+from matchmaker.services.workflow import update_match
 
 MAX_BULK = 500
 MAX_VIEWS = 30
@@ -46,9 +47,9 @@ def bulk_update(
         raise NotFound(f"match {missing[0]} not found")
     if status is not None:
         refused: list[dict[str, Any]] = [
-            {"id": i, "status": found[i], "allowed": list(MOVES[found[i]])}
+            {"id": i, "status": found[i], "allowed": list(allowed_moves(found[i]))}
             for i in ids
-            if found[i] != status and status not in MOVES[found[i]]
+            if found[i] != status and status not in allowed_moves(found[i])
         ]
         if refused:
             raise Conflict(

@@ -13,9 +13,9 @@ from starlette.concurrency import run_in_threadpool
 
 from matchmaker.api.deps import SessionDep
 from matchmaker.errors import MatchmakerError, NotFound
+from matchmaker.kinds import SPECS
 from matchmaker.services import review
 from matchmaker.services.access import Principal, require_staff
-from matchmaker.services.records import SPECS
 from matchmaker.services.transfer import detect_format, import_rows, parse_file, read_upload
 from matchmaker.web.deps import WebPrincipalDep, page_router
 from matchmaker.web.templating import render

@@ -12,9 +12,11 @@ from fastapi import Form, Request, Response
 from matchmaker.api.deps import SessionDep
 from matchmaker.domain import CHAINS, REGIONS, TRANSFER_MODES
 from matchmaker.errors import Conflict, MatchmakerError
+from matchmaker.kinds import ACHIEVEMENTS as ACHIEVEMENT_SPEC
+from matchmaker.kinds import DEMANDS, KindSpec
 from matchmaker.services import interest, matching
 from matchmaker.services import records as svc
-from matchmaker.services.access import WRITES, Principal, require_role
+from matchmaker.services.access import Principal, require_role
 from matchmaker.web.deps import WebPrincipalDep, page_router, redirect
 from matchmaker.web.forms import service_errors, validate
 from matchmaker.web.i18n import Translator, request_lang
@@ -29,14 +31,14 @@ SUGGESTIONS = 10
 class Kind:
     """One list as the pages show it."""
 
-    spec: svc.KindSpec
+    spec: KindSpec
     base: str
     noun: str  # catalogue prefix: need | ach
     closed: str  # the status "close" / "archive" sets
 
 
-NEEDS = Kind(svc.DEMANDS, "/my/needs", "need", "closed")
-ACHIEVEMENTS = Kind(svc.ACHIEVEMENTS, "/my/achievements", "ach", "archived")
+NEEDS = Kind(DEMANDS, "/my/needs", "need", "closed")
+ACHIEVEMENTS = Kind(ACHIEVEMENT_SPEC, "/my/achievements", "ach", "archived")
 FIELDS = {
     "need": ("title", "description", "keywords", "field", "enterprise", "region", "min_trl", "preferred_modes",
              "budget_wan", "deadline", "confidential", "bounty_wan", "external_id", "status"),
@@ -47,7 +49,7 @@ LISTS = {"keywords", "preferred_modes", "transfer_modes"}
 
 
 def _allow(principal: Principal, kind: Kind) -> None:
-    require_role(principal, (WRITES[kind.spec.kind],), f"work on {kind.spec.kind}")
+    require_role(principal, (kind.spec.writer,), f"work on {kind.spec.kind}")
 
 
 def _form_values(record: Any, kind: Kind) -> dict[str, Any]:

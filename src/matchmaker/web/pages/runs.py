@@ -11,6 +11,7 @@ from pydantic import ValidationError
 from matchmaker.api.deps import SessionDep
 from matchmaker.domain import CHAINS, REGIONS
 from matchmaker.errors import ValidationFailed, field_error
+from matchmaker.schemas.matching import MatchFilters
 from matchmaker.services import matching, review
 from matchmaker.services.access import require_staff
 from matchmaker.services.transfer import MEDIA_TYPES
@@ -45,14 +46,14 @@ def start_run(
         if not k.strip().isdigit():
             raise ValidationFailed("k must be a number", fields=[field_error("k", "not a number")])
         try:
-            filters = matching.MatchFilters(field=[c for c in chain if c], region=[r for r in region if r])
+            filters = MatchFilters(field=[c for c in chain if c], region=[r for r in region if r])
         except ValidationError as exc:
             raise ValidationFailed(str(exc), fields=[field_error("chain", str(exc))]) from exc
         run = matching.create_run(
             session,
             k=int(k),
             filters=filters,
-            achievement_filters=matching.MatchFilters(),
+            achievement_filters=MatchFilters(),
             constraints="strict" if constraints == "strict" else "flag",
             model=search.embedder.name if search is not None else "",
             principal=principal,
