@@ -36,8 +36,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import SAMPLE_DIR, format_table, log, machine, results_path, summarize_ms, write_results  # noqa: E402
 from matchmaker.app import create_app  # noqa: E402
 from matchmaker.config import Settings  # noqa: E402
+from matchmaker.domain import MATCH_STATUSES as STATUSES  # noqa: E402
 from matchmaker.models import Achievement, Demand, Match, MatchEvent  # noqa: E402
-from matchmaker.services.workflow import STATUSES  # noqa: E402
 
 PASSWORD = "benchmark-password"
 REGIONS = ("北京", "天津", "河北", "其他")
