@@ -258,4 +258,5 @@ class AuditEntry(Base):
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, server_default=func.now())
 
 
+from matchmaker.models import events as _events  # noqa: E402, F401  (registers the event tables)
 from matchmaker.models.web import MatchInterest, SavedView  # noqa: E402, F401 - the web workspace

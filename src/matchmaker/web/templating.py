@@ -32,6 +32,7 @@ NAV: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("nav.imports", "/imports", STAFF),
     ("nav.my_needs", "/my/needs", ("enterprise",)),
     ("nav.my_achievements", "/my/achievements", ("institution",)),
+    ("nav.events", "/events", ("admin", "manager", "enterprise", "institution")),
 )
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from matchmaker.web.pages import account, dashboard, imports, pairing, queue, records, runs
+from matchmaker.web.pages import account, dashboard, events, imports, pairing, queue, records, runs
 
 PAGE_ROUTERS: tuple[APIRouter, ...] = (
     account.router,
@@ -14,4 +14,5 @@ PAGE_ROUTERS: tuple[APIRouter, ...] = (
     records.router,
     dashboard.router,
     imports.router,
+    events.router,
 )
