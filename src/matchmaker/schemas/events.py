@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from matchmaker.domain import normalise_chain
+from matchmaker.domain import normalize_chain
 from matchmaker.schemas.common import UtcDateTime
 from matchmaker.schemas.queries import PageParams
 
@@ -71,7 +71,7 @@ class EventCreate(BaseModel):
     @field_validator("chains", mode="before")
     @classmethod
     def _chains(cls, value: Any) -> Any:
-        return [normalise_chain(v) for v in (value or [])]
+        return [normalize_chain(v) for v in (value or [])]
 
 
 class EventUpdate(BaseModel):
@@ -101,7 +101,7 @@ class EventUpdate(BaseModel):
     @field_validator("chains", mode="before")
     @classmethod
     def _chains(cls, value: Any) -> Any:
-        return None if value is None else [normalise_chain(v) for v in value]
+        return None if value is None else [normalize_chain(v) for v in value]
 
 
 class StatusChange(BaseModel):

@@ -12,7 +12,8 @@ from matchmaker.api.deps import SessionDep
 from matchmaker.domain import CHAINS, REGIONS
 from matchmaker.errors import ValidationFailed, field_error
 from matchmaker.schemas.matching import MatchFilters
-from matchmaker.services import matching, review
+from matchmaker.services import review
+from matchmaker.services import runs as matching
 from matchmaker.services.access import require_staff
 from matchmaker.services.transfer import MEDIA_TYPES
 from matchmaker.web.deps import WebPrincipalDep, page_router, redirect
