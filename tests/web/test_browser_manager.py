@@ -124,3 +124,9 @@ def test_manager_runs_matching_and_reviews_in_bulk(
 
     page.goto(f"{live_server.url}/pairings/{ids[1]}")
     page.screenshot(path=str(screenshot_dir / "pairing.png"), full_page=True)
+
+    page.goto(f"{live_server.url}/dashboard?days=30")
+    expect(page.locator("body")).to_have_attribute("data-charts-ready", "6")
+    assert page.locator("#chart-funnel svg").count() == 1
+    expect(page.locator("#chart-sankey")).to_contain_text("北京成果")
+    page.screenshot(path=str(screenshot_dir / "dashboard.png"), full_page=True)

@@ -14,7 +14,7 @@ from urllib.parse import parse_qsl, urlencode
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from matchmaker.domain import MOVES, REJECT_REASONS
+from matchmaker.domain import REJECT_REASONS, allowed_moves
 from matchmaker.errors import Conflict, NotFound, ValidationFailed, field_error
 from matchmaker.models import Match
 from matchmaker.models.web import SavedView
@@ -47,9 +47,9 @@ def bulk_update(
         raise NotFound(f"match {missing[0]} not found")
     if status is not None:
         refused: list[dict[str, Any]] = [
-            {"id": i, "status": found[i], "allowed": list(MOVES[found[i]])}
+            {"id": i, "status": found[i], "allowed": list(allowed_moves(found[i]))}
             for i in ids
-            if found[i] != status and status not in MOVES[found[i]]
+            if found[i] != status and status not in allowed_moves(found[i])
         ]
         if refused:
             raise Conflict(
@@ -138,3 +138,11 @@ def list_runs(session: Session, principal: Principal | None, limit: int = 20) ->
 
     require_staff(principal, "see matching runs")
     return list(session.scalars(select(MatchingRun).order_by(MatchingRun.id.desc()).limit(limit)))
+
+
+def list_batches(session: Session, principal: Principal | None, limit: int = 20) -> list[Any]:
+    """The latest imports (managers and admins)."""
+    from matchmaker.models import ImportBatch
+
+    require_staff(principal, "see past imports")
+    return list(session.scalars(select(ImportBatch).order_by(ImportBatch.id.desc()).limit(limit)))

@@ -26,6 +26,12 @@ STAFF = ("admin", "manager")
 NAV: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("nav.queue", "/queue", STAFF),
     ("nav.runs", "/runs", STAFF),
+    ("nav.dashboard", "/dashboard", STAFF),
+    ("nav.needs", "/my/needs", STAFF),
+    ("nav.achievements", "/my/achievements", STAFF),
+    ("nav.imports", "/imports", STAFF),
+    ("nav.my_needs", "/my/needs", ("enterprise",)),
+    ("nav.my_achievements", "/my/achievements", ("institution",)),
     ("nav.events", "/events", ("admin", "manager", "enterprise", "institution")),
 )
 

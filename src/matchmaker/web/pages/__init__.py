@@ -4,6 +4,15 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from matchmaker.web.pages import account, events, pairing, queue, runs
+from matchmaker.web.pages import account, dashboard, events, imports, pairing, queue, records, runs
 
-PAGE_ROUTERS: tuple[APIRouter, ...] = (account.router, queue.router, pairing.router, runs.router, events.router)
+PAGE_ROUTERS: tuple[APIRouter, ...] = (
+    account.router,
+    queue.router,
+    pairing.router,
+    runs.router,
+    records.router,
+    dashboard.router,
+    imports.router,
+    events.router,
+)

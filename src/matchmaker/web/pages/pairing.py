@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from fastapi import Form, Request, Response
 
 from matchmaker.api.deps import SessionDep
+from matchmaker.domain import REJECT_REASONS
 from matchmaker.errors import MatchmakerError
 from matchmaker.kinds import ACHIEVEMENTS, DEMANDS
 from matchmaker.services import review, workflow
@@ -44,7 +45,7 @@ def _context(session: Any, principal: Principal, match_id: int) -> dict[str, Any
         "events": events,
         "emails": emails,
         "managers": review.staff_users(session),
-        "reasons": workflow.REJECT_REASONS,
+        "reasons": REJECT_REASONS,
         "interests": review.interests(session, [match_id]).get(match_id, []),
     }
 

@@ -1,0 +1,238 @@
+"""Web workspace speed: each page's response time (p50 / p95, measured at the client over loopback, so it includes
+the server's whole work plus a local HTTP round trip) with many records, on SQLite and PostgreSQL, and the review
+queue's first contentful paint in Chromium.
+
+The database is filled with Core inserts (no model runs: the pages that rank suggestions need the matcher and are
+left out; the matching cost is measured by match_request.py): achievements and needs built from the sample lists,
+pairings between them in every stage, and their history.
+
+    .venv/bin/python benchmarks/web_pages.py                       # 100k achievements, 10k pairings, SQLite
+    .venv/bin/python benchmarks/web_pages.py --postgres-url postgresql+psycopg://postgres:postgres@127.0.0.1/postgres
+    .venv/bin/python benchmarks/web_pages.py --tiny                # the smoke size
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import socket
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import numpy as np
+import uvicorn
+from sqlalchemy import create_engine, insert, text
+from sqlalchemy.engine import make_url
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import SAMPLE_DIR, format_table, log, machine, results_path, summarize_ms, write_results  # noqa: E402
+from matchmaker.app import create_app  # noqa: E402
+from matchmaker.config import Settings  # noqa: E402
+from matchmaker.domain import MATCH_STATUSES as STATUSES  # noqa: E402
+from matchmaker.models import Achievement, Demand, Match, MatchEvent  # noqa: E402
+
+PASSWORD = "benchmark-password"
+REGIONS = ("北京", "天津", "河北", "其他")
+PAGES = (
+    ("queue", "/queue"),
+    ("queue filtered, sorted, page 20", "/queue?status=open&sort=-score&page=20"),
+    ("queue region flow + band", "/queue?src=北京&dst=天津&band=2"),
+    ("queue board", "/queue?layout=board"),
+    ("pairing", "/pairings/{pairing}"),
+    ("runs", "/runs"),
+    ("dashboard (all time)", "/dashboard?days=0"),
+    ("needs list", "/my/needs"),
+    ("achievements search", "/my/achievements?q=冷链"),
+    ("imports", "/imports"),
+)
+
+
+def _fill(engine: Any, achievements: int, needs: int, pairings: int, seed: int = 7) -> None:
+    rng = random.Random(seed)
+    now = datetime.now(UTC)
+    offers, wants = (
+        [json.loads(line) for line in (SAMPLE_DIR / f"{name}.jsonl").read_text(encoding="utf-8").splitlines() if line]
+        for name in ("achievements", "demands")
+    )
+    with engine.begin() as conn:
+        for start in range(0, achievements, 5000):
+            rows = []
+            for i in range(start, min(start + 5000, achievements)):
+                s = offers[i % len(offers)]
+                rows.append(
+                    {
+                        "external_id": f"B-A-{i}", "title": f"{s['title']}（{i}）", "summary": s["summary"],
+                        "keywords": s.get("keywords") or [], "field": s["field"], "region": rng.choice(REGIONS),
+                        "status": "active", "content_hash": "0" * 64, "language": "zh-Hans", "source": "bench",
+                        "trl": s.get("trl"), "transfer_modes": s.get("transfer_modes") or [], "owner": s.get("owner"),
+                        "updated_at": now - timedelta(days=rng.randint(0, 900)),
+                    }
+                )  # fmt: skip
+            conn.execute(insert(Achievement.__table__), rows)
+        rows = []
+        for i in range(needs):
+            s = wants[i % len(wants)]
+            rows.append(
+                {
+                    "external_id": f"B-D-{i}", "title": f"{s['title']}（{i}）", "description": s["description"],
+                    "keywords": s.get("keywords") or [], "field": s["field"], "region": rng.choice(REGIONS),
+                    "status": "open", "content_hash": "0" * 64, "language": "zh-Hans", "source": "bench",
+                    "enterprise": s.get("enterprise"), "confidential": i % 10 == 0, "min_trl": s.get("min_trl"),
+                    "preferred_modes": s.get("preferred_modes") or [],
+                }
+            )  # fmt: skip
+        conn.execute(insert(Demand.__table__), rows)
+        pairs: set[tuple[int, int]] = set()
+        while len(pairs) < pairings:
+            pairs.add((rng.randint(1, needs), rng.randint(1, achievements)))
+        matches, events = [], []
+        for n, (d, a) in enumerate(sorted(pairs), start=1):
+            status = rng.choices(STATUSES, weights=(50, 20, 10, 6, 4, 2, 8))[0]
+            created = now - timedelta(days=rng.randint(0, 180))
+            matches.append(
+                {
+                    "demand_id": d, "achievement_id": a, "status": status, "rank": n % 10 + 1,
+                    "score": rng.uniform(0.3, 1.2), "explanation": {"sentence": "语义相近", "checks": []},
+                    "notes": [], "disclosed": False, "created_at": created, "status_changed_at": created,
+                }
+            )  # fmt: skip
+            if status != "proposed":
+                events.append({"match_id": n, "from_status": "proposed", "to_status": status, "at": created})
+        for start in range(0, len(matches), 5000):
+            conn.execute(insert(Match.__table__), matches[start : start + 5000])
+        conn.execute(insert(MatchEvent.__table__), events)
+
+
+def _serve(app: Any) -> tuple[uvicorn.Server, threading.Thread, str]:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    while not server.started:
+        time.sleep(0.05)
+    return server, thread, f"http://127.0.0.1:{sock.getsockname()[1]}"
+
+
+def _sign_in(client: httpx.Client) -> None:
+    page = client.get("/login").text
+    token = page.split('name="csrf-token" content="')[1].split('"')[0]
+    response = client.post("/login", data={"email": "admin@localhost", "password": PASSWORD, "csrf_token": token})
+    assert response.status_code in (200, 303), response.text
+
+
+def _first_paint(url: str, cookies: dict[str, str], repeat: int) -> dict[str, float] | None:
+    if not Path("/usr/bin/chromium").exists():
+        return None
+    from playwright.sync_api import sync_playwright
+
+    samples = []
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path="/usr/bin/chromium")
+        context = browser.new_context(viewport={"width": 1280, "height": 860})
+        context.add_cookies([{"name": k, "value": v, "url": url} for k, v in cookies.items()])
+        page = context.new_page()
+        for _ in range(repeat):
+            page.goto(f"{url}/queue", wait_until="load")
+            page.wait_for_function("performance.getEntriesByName('first-contentful-paint').length > 0")
+            fcp = page.evaluate(
+                "performance.getEntriesByName('first-contentful-paint').map(e => e.startTime)[0] || null"
+            )
+            if fcp is not None:
+                samples.append(float(fcp))
+        browser.close()
+    return summarize_ms(samples) if samples else None
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    """Fill one database, serve it, time every page."""
+    with tempfile.TemporaryDirectory() as tmp:
+        url, drop = None, None
+        if args.postgres_url:
+            name = f"mm_bench_{uuid.uuid4().hex[:8]}"
+            admin = create_engine(args.postgres_url, isolation_level="AUTOCOMMIT")
+            with admin.connect() as conn:
+                conn.execute(text(f'CREATE DATABASE "{name}"'))
+            url = make_url(args.postgres_url).set(database=name).render_as_string(hide_password=False)
+            drop = (admin, name)
+        settings = Settings(
+            data_dir=Path(tmp), database_url=url, load_sample_data=False, search_enabled=False,
+            admin_password=PASSWORD, log_level="warning",
+        )  # fmt: skip
+        app = create_app(settings)
+        server, thread, base = _serve(app)
+        try:
+            log(f"filling: {args.achievements} achievements, {args.needs} needs, {args.pairings} pairings")
+            started = time.perf_counter()
+            _fill(app.state.engine, args.achievements, args.needs, args.pairings)
+            log(f"filled in {time.perf_counter() - started:.1f} s")
+            with httpx.Client(base_url=base, timeout=60, follow_redirects=True) as client:
+                _sign_in(client)
+                pages = {}
+                for label, path in PAGES:
+                    path = path.format(pairing=args.pairings // 2)
+                    client.get(path)  # warm: the first request of a page compiles its template
+                    times = []
+                    for _ in range(args.repeat):
+                        t0 = time.perf_counter()
+                        response = client.get(path)
+                        times.append((time.perf_counter() - t0) * 1000)
+                        assert response.status_code == 200, (path, response.status_code)
+                    pages[label] = {
+                        "path": path,
+                        "n": len(times),
+                        "p50": round(float(np.percentile(times, 50)), 2),
+                        "p95": round(float(np.percentile(times, 95)), 2),
+                        "max": round(max(times), 2),
+                    }
+                cookies = dict(client.cookies)
+            paint = _first_paint(base, cookies, args.paint_repeat)
+        finally:
+            server.should_exit = True
+            thread.join(timeout=30)
+            if drop is not None:
+                drop[0].dispose()
+                admin = create_engine(args.postgres_url, isolation_level="AUTOCOMMIT")
+                with admin.connect() as conn:
+                    conn.execute(text(f'DROP DATABASE IF EXISTS "{drop[1]}" WITH (FORCE)'))
+                admin.dispose()
+    return {"backend": "postgresql" if args.postgres_url else "sqlite", "pages": pages, "queue_first_paint_ms": paint}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse arguments, run, print the table, write the JSON."""
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--achievements", type=int, default=100_000)
+    parser.add_argument("--needs", type=int, default=2_000)
+    parser.add_argument("--pairings", type=int, default=10_000)
+    parser.add_argument("--repeat", type=int, default=40, help="timed requests per page")
+    parser.add_argument("--paint-repeat", type=int, default=10)
+    parser.add_argument("--postgres-url", default=None, help="a server to create the benchmark database on")
+    parser.add_argument("--tiny", action="store_true", help="smoke size: 500 achievements, 50 needs, 200 pairings")
+    parser.add_argument("--out", type=Path, default=None)
+    args = parser.parse_args(argv)
+    if args.tiny:
+        args.achievements, args.needs, args.pairings, args.repeat, args.paint_repeat = 500, 50, 200, 3, 1
+    result = run(args)
+    params = {k: getattr(args, k) for k in ("achievements", "needs", "pairings", "repeat")}
+    rows = [[label, r["path"], f"{r['p50']:.1f}", f"{r['p95']:.1f}"] for label, r in result["pages"].items()]
+    print(format_table(["page", "path", "p50 ms", "p95 ms"], rows))  # noqa: T201
+    paint = result["queue_first_paint_ms"]
+    if paint:
+        print(f"queue first contentful paint in Chromium: median {paint['p50']:.0f} ms, max {paint['max']:.0f} ms")  # noqa: T201
+    name = f"web_pages-{result['backend']}"
+    path = results_path(name, args.out, args.tiny)
+    write_results(path, name, {"params": params, **result}, machine_info=machine())
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
