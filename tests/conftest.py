@@ -22,6 +22,8 @@ from matchmaker.services.auth import create_user, issue_token
 POSTGRES_ADMIN_URL = os.environ.get("MATCHMAKER_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 TABLES_IN_DELETE_ORDER = (
     "audit_log",
+    "landings",
+    "tech_contracts",
     "match_events",
     "matches",
     "matching_runs",

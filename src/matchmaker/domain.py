@@ -156,3 +156,14 @@ def normalise_region(value: str) -> str:
 def normalise_mode(value: str) -> str:
     """Canonical transfer mode (转让, 许可, 作价投资, 合作开发, 技术服务)."""
     return _normalise_enum(value, _MODE_LOOKUP, "transfer mode", TRANSFER_MODES)
+
+
+# Technology contracts (民法典 第三编 第二十章 技术合同) and where an achievement lands (seed 002).
+CONTRACT_TYPES: tuple[str, ...] = ("技术开发", "技术转让", "技术许可", "技术咨询", "技术服务")
+PARTY_ROLES: tuple[str, ...] = ("供方", "需方")  # who supplies the technology, who receives it
+PARTY_KINDS: tuple[str, ...] = ("企业", "高校", "科研机构", "其他")
+CARRIER_KINDS: tuple[str, ...] = (
+    "园区",
+    "企业产线",
+    "新设企业",
+)  # a park such as 天开高教科创园, a line, a new company

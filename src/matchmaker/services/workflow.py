@@ -2,6 +2,8 @@
 
 proposed (推荐) → shortlisted (初筛) → contacted (对接) → meeting (洽谈) → signed (签约) → landed (落地); any open
 stage may be rejected with a reason. landed and rejected are final; rejected pairings are never proposed again.
+A pairing reaches landed only with a technology contract and a landing record (carrier, date); contracts are recorded
+from signed on, and a landed pairing keeps at least one.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from matchmaker.errors import Conflict, NotFound, ValidationFailed, field_error
 from matchmaker.models import Achievement, Demand, Match, MatchEvent, User, utcnow
+from matchmaker.models.landing import Landing, TechContract
 from matchmaker.services.access import (
     Principal,
     disclosed_demands,
@@ -154,6 +157,8 @@ def update_match(session: Session, match_id: int, changes: dict[str, Any], princ
                 fields=[field_error("status", f"allowed: {moves}")],
                 allowed=list(allowed),
             )
+        if status == "landed":
+            require_landing_ready(session, match)
         reason = changes.get("reject_reason")
         if status == "rejected" and reason not in REJECT_REASONS:
             raise ValidationFailed(
@@ -220,3 +225,64 @@ def history(session: Session, match_id: int, principal: Principal | None) -> lis
         }
         for e in events
     ]
+
+
+CONTRACT_STAGES = ("signed", "landed")
+
+
+def landing_blockers(session: Session, match_id: int) -> list[str]:
+    """What a pairing still lacks to be 落地 (landed): a technology contract, a landing record."""
+    missing = []
+    if session.scalar(select(func.count()).where(TechContract.match_id == match_id)) == 0:
+        missing.append("contract")
+    if session.scalar(select(func.count()).where(Landing.match_id == match_id)) == 0:
+        missing.append("landing")
+    return missing
+
+
+def require_landing_ready(session: Session, match: Match) -> None:
+    """409 naming what is missing when a pairing would land without a contract or without a landing record."""
+    missing = landing_blockers(session, match.id)
+    if not missing:
+        return
+    why = {
+        "contract": f"没有技术合同 (no technology contract): record one with POST /api/v1/matches/{match.id}/contracts",
+        "landing": f"没有落地记录 (no carrier and date): record it with POST /api/v1/matches/{match.id}/landing",
+    }
+    raise Conflict(
+        "不能标记为落地 (cannot move to landed): " + "; ".join(why[m] for m in missing),
+        fields=[field_error("status", why[m]) for m in missing],
+        missing=missing,
+    )
+
+
+def require_contract_stage(match: Match) -> None:
+    """409 unless the pairing has reached 签约 (contracts are recorded for signed and landed pairings)."""
+    if match.status not in CONTRACT_STAGES:
+        raise Conflict(
+            f"合同只能在签约后登记 (a contract is recorded once the pairing is signed; this one is {match.status})",
+            fields=[field_error("match_id", f"status is {match.status}, not signed or landed")],
+            status=match.status,
+        )
+
+
+def require_signed_for_landing(match: Match) -> None:
+    """409 unless the pairing is signed (the only stage that moves to landed)."""
+    if match.status != "signed":
+        raise Conflict(
+            f"只有已签约的对接可以落地 (only a signed pairing lands; this one is {match.status})",
+            fields=[field_error("match_id", f"status is {match.status}, not signed")],
+            status=match.status,
+        )
+
+
+def require_contract_kept(session: Session, match: Match) -> None:
+    """409 when the last contract of a landed pairing would be deleted."""
+    if (
+        match.status == "landed"
+        and (session.scalar(select(func.count()).where(TechContract.match_id == match.id)) or 0) <= 1
+    ):
+        raise Conflict(
+            "落地的对接至少保留一份技术合同 (a landed pairing keeps at least one contract)",
+            fields=[field_error("contract", "the last contract of a landed pairing")],
+        )

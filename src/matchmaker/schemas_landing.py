@@ -1,0 +1,187 @@
+"""API schemas of contracts, landings (落地) and landing resources (helpers from :mod:`matchmaker.schemas`)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+
+from matchmaker.schemas import Day, FloatOut, Region, Text, _blank_to_none, _number
+
+ContractType = Literal["技术开发", "技术转让", "技术许可", "技术咨询", "技术服务"]
+PartyRole = Literal["供方", "需方"]
+PartyKind = Literal["企业", "高校", "科研机构", "其他"]
+CarrierKind = Literal["园区", "企业产线", "新设企业"]
+Amount = Annotated[Decimal, Field(ge=0, max_digits=14, decimal_places=2), BeforeValidator(_number)]
+Name = Annotated[Text, Field(min_length=1, max_length=200)]
+Note = Annotated[Annotated[str, Field(max_length=2000)] | None, BeforeValidator(_blank_to_none)]
+RegistrationNo = Annotated[Annotated[str, Field(max_length=60)] | None, BeforeValidator(_blank_to_none)]
+
+
+class _Input(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class Party(_Input):
+    """One party of a contract: 供方 supplies the technology, 需方 receives it."""
+
+    role: PartyRole
+    name: Name
+    region: Region
+    kind: PartyKind = "其他"
+
+
+class ContractCreate(_Input):
+    """A technology contract of a pairing; without parties, they are taken from the pairing's two records."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "contract_type": "技术许可",
+                    "title": "相变蓄冷材料专利实施许可合同",
+                    "signed_on": "2026-10-15",
+                    "term_start": "2026-11-01",
+                    "term_end": "2029-10-31",
+                    "total_wan": 180,
+                    "tech_wan": 150,
+                    "registration_no": "2026120000301234",
+                }
+            ]
+        }
+    )
+
+    contract_type: ContractType
+    title: Name
+    parties: list[Party] = Field(default_factory=list, max_length=10)
+    signed_on: date
+    term_start: Day = None
+    term_end: Day = None
+    total_wan: Amount
+    tech_wan: Amount
+    registration_no: RegistrationNo = None
+
+
+class ContractUpdate(_Input):
+    """Fields to change; absent fields stay as they are."""
+
+    contract_type: ContractType | None = None
+    title: Name | None = None
+    parties: list[Party] | None = Field(default=None, max_length=10)
+    signed_on: date | None = None
+    term_start: Day = None
+    term_end: Day = None
+    total_wan: Amount | None = None
+    tech_wan: Amount | None = None
+    registration_no: RegistrationNo = None
+
+
+class PartyRead(BaseModel):
+    """A party as the caller may see it (a confidential need's enterprise is hidden from institutions)."""
+
+    role: str
+    name: str | None
+    region: str
+    kind: str
+
+
+class ContractFile(BaseModel):
+    """The stored contract file."""
+
+    name: str
+    type: str
+    size: int
+    sha256: str
+
+
+class ContractRead(BaseModel):
+    """A contract as stored."""
+
+    id: int
+    match_id: int
+    contract_type: str
+    title: str
+    parties: list[PartyRead]
+    signed_on: date
+    term_start: date | None
+    term_end: date | None
+    total_wan: FloatOut
+    tech_wan: FloatOut
+    registration_no: str | None
+    file: ContractFile | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class ContractList(BaseModel):
+    """The contracts of one pairing, oldest first."""
+
+    items: list[ContractRead]
+    total: int
+
+
+class Funding(_Input):
+    """Money a landed project received: which fund, how much (万元)."""
+
+    fund: Name
+    amount_wan: Amount
+
+
+class LandingCreate(_Input):
+    """Where and how a signed pairing landed; recording it moves the pairing to 落地."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "carrier_kind": "园区",
+                    "carrier_name": "天开高教科创园",
+                    "region": "天津",
+                    "landed_on": "2026-11-20",
+                    "funding": [{"fund": "天开园创业种子基金", "amount_wan": 100}],
+                }
+            ]
+        }
+    )
+
+    carrier_kind: CarrierKind
+    carrier_name: Name
+    region: Region = "天津"
+    landed_on: date
+    funding: list[Funding] = Field(default_factory=list, max_length=20)
+    note: Note = None
+
+
+class LandingUpdate(_Input):
+    """Corrections to a landing record; absent fields stay as they are."""
+
+    carrier_kind: CarrierKind | None = None
+    carrier_name: Name | None = None
+    region: Region | None = None
+    landed_on: date | None = None
+    funding: list[Funding] | None = Field(default=None, max_length=20)
+    note: Note = None
+
+
+class FundingRead(BaseModel):
+    """One funding entry."""
+
+    fund: str
+    amount_wan: float
+
+
+class LandingRead(BaseModel):
+    """A landing record."""
+
+    id: int
+    match_id: int
+    carrier_kind: str
+    carrier_name: str
+    region: str
+    landed_on: date
+    funding: list[FundingRead]
+    funding_total_wan: float
+    note: str | None
+    created_at: datetime
