@@ -24,6 +24,7 @@ TABLES_IN_DELETE_ORDER = (
     "audit_log",
     "landings",
     "tech_contracts",
+    "landing_resources",
     "match_events",
     "matches",
     "matching_runs",

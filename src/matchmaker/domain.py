@@ -167,3 +167,22 @@ CARRIER_KINDS: tuple[str, ...] = (
     "企业产线",
     "新设企业",
 )  # a park such as 天开高教科创园, a line, a new company
+
+# Landing resources (载体与资源): what the Centre matches achievements to besides enterprises (seed 002).
+RESOURCE_KINDS: tuple[str, ...] = ("园区", "孵化器", "中试平台", "概念验证中心", "基金")
+FUND_STAGES: tuple[str, ...] = ("种子期", "天使期", "初创期", "成长期")
+RESOURCE_LABELS: dict[str, str] = {
+    "external_id": "资源编号",
+    "name": "资源名称",
+    "kind": "资源类型",
+    "region": "所在地区",
+    "chains": "服务产业链",
+    "trl_min": "适用成熟度下限",
+    "trl_max": "适用成熟度上限",
+    "description": "资源简介",
+    "capacity": "承载能力",
+    "fund_stage": "投资阶段",
+    "ticket_min_wan": "单笔投资下限(万元)",
+    "ticket_max_wan": "单笔投资上限(万元)",
+    "contact": "联系方式",
+}

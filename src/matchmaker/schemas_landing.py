@@ -4,11 +4,31 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 
-from matchmaker.schemas import Day, FloatOut, Region, Text, _blank_to_none, _number
+from matchmaker.domain import normalise_chain
+from matchmaker.schemas import (
+    Day,
+    ExternalId,
+    FloatOut,
+    OptStr200,
+    OptStr300,
+    Region,
+    Text,
+    Trl,
+    Wan,
+    _blank_to_none,
+    _dedupe,
+    _number,
+    _split_list,
+)
+
+
+def _chains(values: list[str]) -> list[str]:
+    return _dedupe([normalise_chain(v) for v in values])
+
 
 ContractType = Literal["技术开发", "技术转让", "技术许可", "技术咨询", "技术服务"]
 PartyRole = Literal["供方", "需方"]
@@ -185,3 +205,118 @@ class LandingRead(BaseModel):
     funding_total_wan: float
     note: str | None
     created_at: datetime
+
+
+# ------------------------------------------------------------------------------------------------------- resources
+
+ResourceKind = Literal["园区", "孵化器", "中试平台", "概念验证中心", "基金"]
+FundStage = Literal["种子期", "天使期", "初创期", "成长期"]
+Chains = Annotated[list[str], BeforeValidator(_split_list), AfterValidator(_chains), Field(max_length=13)]
+
+
+class ResourceCreate(_Input):
+    """A landing resource; chains and region accept Traditional spellings."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "external_id": "ZY-TJ-001",
+                    "name": "天开高教科创园概念验证中心",
+                    "kind": "概念验证中心",
+                    "region": "天津",
+                    "chains": ["信创", "生物医药"],
+                    "trl_min": 3,
+                    "trl_max": 5,
+                    "description": "为高校成果提供原理样机验证、商业化评估和小批量试制服务。",
+                    "capacity": "每年验证项目 30 项",
+                    "contact": "022-0000 0000",
+                }
+            ]
+        }
+    )
+
+    external_id: ExternalId = None
+    name: Name
+    kind: ResourceKind
+    region: Region = "天津"
+    chains: Chains = Field(default_factory=list)
+    trl_min: Trl = None
+    trl_max: Trl = None
+    description: Annotated[Text, Field(min_length=1, max_length=5000)]
+    capacity: OptStr300 = None
+    fund_stage: Annotated[FundStage | None, BeforeValidator(_blank_to_none)] = None
+    ticket_min_wan: Wan = None
+    ticket_max_wan: Wan = None
+    contact: OptStr200 = None
+
+
+class ResourceUpdate(_Input):
+    """Fields to change; absent fields stay as they are."""
+
+    external_id: ExternalId = None
+    name: Name | None = None
+    kind: ResourceKind | None = None
+    region: Region | None = None
+    chains: Chains | None = None
+    trl_min: Trl = None
+    trl_max: Trl = None
+    description: Annotated[Text, Field(min_length=1, max_length=5000)] | None = None
+    capacity: OptStr300 = None
+    fund_stage: Annotated[FundStage | None, BeforeValidator(_blank_to_none)] = None
+    ticket_min_wan: Wan = None
+    ticket_max_wan: Wan = None
+    contact: OptStr200 = None
+
+
+class ResourceRead(BaseModel):
+    """A landing resource as stored."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    external_id: str | None
+    name: str
+    kind: str
+    region: str
+    chains: list[str]
+    trl_min: int | None
+    trl_max: int | None
+    description: str
+    capacity: str | None
+    fund_stage: str | None
+    ticket_min_wan: FloatOut
+    ticket_max_wan: FloatOut
+    contact: str | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class FitCheck(BaseModel):
+    """One comparison behind a fit."""
+
+    name: str
+    ok: bool | None
+    resource_value: Any
+    achievement_value: Any
+    message: str
+
+
+class ResourceFit(BaseModel):
+    """A resource ranked for an achievement, with why."""
+
+    rank: int
+    score: float
+    components: dict[str, float]
+    checks: list[FitCheck]
+    sentence: str
+    resource: ResourceRead
+
+
+class ResourceFitList(BaseModel):
+    """The resources that fit one achievement, best first."""
+
+    achievement_id: int
+    match_id: int | None
+    target_region: str
+    items: list[ResourceFit]

@@ -128,7 +128,10 @@ def _landed_pairing(client: TestClient, session: Session, ids: dict[str, int]) -
     session.commit()
     pdf = ("c.pdf", io.BytesIO(b"%PDF-1.4\n%test contract\n"), "application/pdf")
     assert client.put(f"/api/v1/contracts/{contract.id}/file", files={"file": pdf}).status_code == 200
-    return {"landed": landed.id, "contract": contract.id}
+    fund = {"name": "天开园创业种子基金", "kind": "基金", "fund_stage": "种子期", "description": "投资早期成果转化项目"}
+    resource = client.post("/api/v1/resources", json=fund)
+    assert resource.status_code == 201, resource.text
+    return {"landed": landed.id, "contract": contract.id, "resource": resource.json()["id"]}
 
 
 def _auth(token: str) -> dict[str, str]:
@@ -179,6 +182,16 @@ MATRIX: list[tuple[str, str, dict[str, Any] | None, tuple[int, ...]]] = [
     ("GET", "/api/v1/matches/{landed}/landing", None, (200, 200, 200, 404, 200, 404)),
     ("POST", "/api/v1/matches/{landed}/landing", "new_landing", (409, 409, 403, 403, 403, 403)),
     ("PATCH", "/api/v1/matches/{landed}/landing", {"carrier_name": "天开园核心区"}, (200, 200, 403, 403, 403, 403)),
+    ("POST", "/api/v1/resources", "new_resource", (201, 201, 403, 403, 403, 403)),
+    ("GET", "/api/v1/resources", None, (200, 200, 200, 200, 200, 200)),
+    ("GET", "/api/v1/resources/export?format=csv", None, (200, 200, 200, 200, 200, 200)),
+    ("GET", "/api/v1/resources/{resource}", None, (200, 200, 200, 200, 200, 200)),
+    ("PATCH", "/api/v1/resources/{resource}", {"capacity": "单笔 50–300 万元"}, (200, 200, 403, 403, 403, 403)),
+    ("DELETE", "/api/v1/resources/{resource}", None, (None, 204, 403, 403, 403, 403)),
+    ("POST", "/api/v1/imports/resources", "resource_upload", (200, 200, 403, 403, 403, 403)),
+    ("GET", "/api/v1/achievements/{ach_a}/resources", None, (200, 200, 200, 200, 200, 200)),
+    ("GET", "/api/v1/achievements/{ach_a_draft}/resources", None, (200, 200, 404, 404, 200, 404)),
+    ("GET", "/api/v1/matches/{landed}/resources", None, (200, 200, 200, 404, 200, 404)),
 ]
 
 
@@ -198,6 +211,8 @@ def _body(kind: str | dict[str, Any] | None) -> dict[str, Any] | None:
             "total_wan": 50,
             "tech_wan": 50,
         }
+    if kind == "new_resource":
+        return {"name": f"中试平台-{unique}", "kind": "中试平台", "description": "中试放大与检测"}
     if kind == "new_landing":
         return {"carrier_kind": "园区", "carrier_name": "天开高教科创园", "landed_on": "2026-06-01"}
     return kind if isinstance(kind, dict) else None
@@ -209,6 +224,9 @@ def _call(client: TestClient, token: str, method: str, path: str, body: Any) -> 
         body_column = "description" if path.endswith("demands") else "summary"
         csv = f"title,{body_column},external_id\n上传的记录,简介,U-{uuid.uuid4().hex[:8]}\n".encode()
         return client.post(path, files={"file": ("x.csv", io.BytesIO(csv))}, headers=headers)
+    if body == "resource_upload":
+        csv = f"资源编号,资源名称,资源类型,资源简介\nR-{uuid.uuid4().hex[:8]},孵化器,孵化器,场地与服务\n".encode()
+        return client.post(path, files={"file": ("r.csv", io.BytesIO(csv))}, headers=headers)
     if body == "pdf":
         return client.put(path, files={"file": ("c.pdf", io.BytesIO(b"%PDF-1.4\n%again\n"))}, headers=headers)
     return client.request(method, path, json=_body(body), headers=headers)

@@ -1,4 +1,4 @@
-"""From pairing to landing: the technology contracts a pairing signs and the record of where it landed."""
+"""From pairing to landing: the contracts a pairing signs, where it landed, and the resources that make it land."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from sqlalchemy import CheckConstraint, Date, DateTime, ForeignKey, Integer, Str
 from sqlalchemy.orm import Mapped, mapped_column
 
 from matchmaker.db import Base
-from matchmaker.models import JSONList, Money, TimestampMixin, utcnow
+from matchmaker.models import JSONList, Money, TimestampMixin, record_text, utcnow
 
 
 class TechContract(TimestampMixin, Base):
@@ -53,3 +53,30 @@ class Landing(Base):
     note: Mapped[str | None] = mapped_column(Text)
     created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, server_default=func.now())
+
+
+class LandingResource(TimestampMixin, Base):
+    """A resource that makes achievements land (载体与资源): a park, an incubator, a pilot or proof-of-concept
+    platform, a fund."""
+
+    __tablename__ = "landing_resources"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    external_id: Mapped[str | None] = mapped_column(String(100), unique=True, index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(12), index=True)  # 园区 | 孵化器 | 中试平台 | 概念验证中心 | 基金
+    region: Mapped[str] = mapped_column(String(10), index=True)
+    chains: Mapped[list[str]] = mapped_column(JSONList, default=list)  # empty: every chain
+    trl_min: Mapped[int | None] = mapped_column(Integer)
+    trl_max: Mapped[int | None] = mapped_column(Integer)
+    description: Mapped[str] = mapped_column(Text)
+    capacity: Mapped[str | None] = mapped_column(String(300))
+    fund_stage: Mapped[str | None] = mapped_column(String(10))
+    ticket_min_wan: Mapped[Decimal | None] = mapped_column(Money)
+    ticket_max_wan: Mapped[Decimal | None] = mapped_column(Money)
+    contact: Mapped[str | None] = mapped_column(String(200))
+    content_hash: Mapped[str] = mapped_column(String(64))
+
+    def embed_text(self) -> str:
+        """The text that gets embedded and hashed."""
+        return record_text(self.name, self.chains, f"{self.kind}：{self.description}")
