@@ -38,6 +38,13 @@ class DemandStatus(StrEnum):
     archived = "archived"
 
 
+class NeedKind(StrEnum):
+    """技术需求: a problem to solve; 应用场景: a place where a new technology can be tried or deployed."""
+
+    problem = "技术需求"
+    scenario = "应用场景"
+
+
 class Language(StrEnum):
     zh_hans = "zh-Hans"
     zh_hant = "zh-Hant"
@@ -74,6 +81,7 @@ DEMAND_LABELS: dict[str, str] = {
     "preferred_modes": "期望合作方式",
     "confidential": "是否保密",
     "bounty_wan": "揭榜挂帅",
+    "need_kind": "需求类型",
     "status": "状态",
 }
 # Other spellings offices use for the same columns (the DOMAIN.md labels with their qualifiers, common variants).
@@ -95,6 +103,8 @@ _LABEL_ALIASES: dict[str, str] = {
     "截止时间": "deadline",
     "合作模式": "transfer_modes",
     "保密": "confidential",
+    "类型": "need_kind",
+    "需求种类": "need_kind",
     "地区": "region",
     "简介": "summary",
     "描述": "description",

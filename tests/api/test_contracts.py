@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
 from datetime import date, timedelta
 from typing import Any
@@ -189,8 +190,9 @@ def test_contract_file_is_checked_by_content_and_stored_beside_the_data(
     assert stored.status_code == 200, stored.text
     assert stored.json()["file"]["name"] == "签字版合同.pdf"
     assert (stored.json()["file"]["type"], stored.json()["file"]["size"]) == ("pdf", len(PDF))
-    files = list((settings.data_dir / "contracts" / str(contract["id"])).iterdir())
-    assert [f.read_bytes() for f in files] == [PDF]
+    digest = hashlib.sha256(PDF).hexdigest()
+    assert stored.json()["file"]["sha256"] == digest
+    assert (settings.data_dir / "contracts" / str(contract["id"]) / f"{digest[:32]}.pdf").read_bytes() == PDF
     download = client.get(url)
     assert (download.status_code, download.content) == (200, PDF)
     assert download.headers["content-type"] == "application/pdf"

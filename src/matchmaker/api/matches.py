@@ -7,14 +7,14 @@ from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from matchmaker.api.deps import PrincipalDep, SessionDep
-from matchmaker.api.records import reject_unknown_params
+from matchmaker.api.records import need_kind_filter, reject_unknown_params
 from matchmaker.domain import normalise_chain, normalise_region
 from matchmaker.errors import ValidationFailed, field_error
 from matchmaker.services import stats as stats_svc
 from matchmaker.services import workflow as svc
 
 router = APIRouter(tags=["review"])
-LIST_PARAMS = {"status", "assignee", "field", "region", "run", "need", "achievement", "limit", "offset"}
+LIST_PARAMS = {"status", "assignee", "field", "region", "run", "need", "achievement", "need_kind", "limit", "offset"}
 
 
 def _normalise(values: list[str] | None, fn: Any, name: str) -> tuple[str, ...]:
@@ -36,6 +36,7 @@ def list_matches(
     run: int | None = None,
     need: int | None = None,
     achievement: int | None = None,
+    need_kind: Annotated[str | None, Query(description="技术需求 or 应用场景")] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> dict[str, Any]:
@@ -49,6 +50,7 @@ def list_matches(
         run_id=run,
         demand_id=need,
         achievement_id=achievement,
+        need_kind=need_kind_filter(need_kind).get("need_kind"),
         limit=limit,
         offset=offset,
     )

@@ -5,7 +5,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request, Response, status
 
 from matchmaker.api.deps import PrincipalDep, SessionDep
-from matchmaker.domain import normalise_chain, normalise_region
+from matchmaker.domain import NeedKind, normalise_chain, normalise_region
 from matchmaker.errors import ValidationFailed, field_error
 from matchmaker.schemas import (
     AchievementCreate,
@@ -81,6 +81,19 @@ def build_list_query(
     return query
 
 
+def need_kind_filter(value: str | None) -> dict[str, str]:
+    """The list filter on a need's kind (技术需求 / 应用场景); 422 for another value."""
+    if value is None:
+        return {}
+    kinds = [k.value for k in NeedKind]
+    if value not in kinds:
+        raise ValidationFailed(
+            f"need_kind must be one of {'、'.join(kinds)} (got {value!r})",
+            fields=[field_error("need_kind", f"one of {'、'.join(kinds)}")],
+        )
+    return {"need_kind": value}
+
+
 def make_router(spec: svc.KindSpec, create: type[Any], update: type[Any], read: type[Any]) -> APIRouter:
     """The routes of one list."""
     router = APIRouter(prefix=f"/{spec.kind}", tags=[spec.kind])
@@ -91,6 +104,8 @@ def make_router(spec: svc.KindSpec, create: type[Any], update: type[Any], read: 
     StatusQ = Annotated[list[str] | None, Query(alias="status", description=f"status: {', '.join(spec.statuses)}")]
     TrlQ = Annotated[int | None, Query(ge=1, le=9)]
     TextQ = Annotated[str | None, Query(max_length=200, description="text in the title or body, e.g. 冷链")]
+    NeedKindQ = Annotated[str | None, Query(description="needs only: 技术需求 or 应用场景")]
+    kind_params = {"need_kind"} if spec.kind == "demands" else set()
 
     @router.post("", status_code=status.HTTP_201_CREATED, response_model=read, summary=f"Create a {noun}")
     def create_route(body: create, session: SessionDep, principal: PrincipalDep) -> Any:  # type: ignore[valid-type]
@@ -102,6 +117,7 @@ def make_router(spec: svc.KindSpec, create: type[Any], update: type[Any], read: 
         request: Request,
         session: SessionDep,
         principal: PrincipalDep,
+        need_kind: NeedKindQ = None,
         field: FieldQ = None,
         region: RegionQ = None,
         status_: StatusQ = None,
@@ -116,7 +132,7 @@ def make_router(spec: svc.KindSpec, create: type[Any], update: type[Any], read: 
         offset: Annotated[int, Query(ge=0)] = 0,
     ) -> Any:
         """Filtered, sorted page of records with the total count."""
-        reject_unknown_params(request, LIST_PARAMS)
+        reject_unknown_params(request, LIST_PARAMS | kind_params)
         query = build_list_query(
             spec,
             field=field,
@@ -130,6 +146,7 @@ def make_router(spec: svc.KindSpec, create: type[Any], update: type[Any], read: 
             limit=limit,
             offset=offset,
         )
+        query.extra.update(need_kind_filter(need_kind))
         items, total = svc.list_records(session, spec, query, principal)
         return {"items": svc.present(session, spec, items, principal), "total": total, "limit": limit, "offset": offset}
 
@@ -143,6 +160,7 @@ def make_router(spec: svc.KindSpec, create: type[Any], update: type[Any], read: 
         request: Request,
         session: SessionDep,
         principal: PrincipalDep,
+        need_kind: NeedKindQ = None,
         format: Annotated[str, Query(description="csv, xlsx or json")] = "csv",
         headers: Annotated[str, Query(description="en: canonical field names; zh: Chinese column labels")] = "en",
         field: FieldQ = None,
@@ -154,7 +172,9 @@ def make_router(spec: svc.KindSpec, create: type[Any], update: type[Any], read: 
         q: TextQ = None,
     ) -> Response:
         """Every matching record as a file that re-imports to the same records."""
-        reject_unknown_params(request, (LIST_PARAMS - {"sort", "limit", "offset"}) | {"format", "headers"})
+        reject_unknown_params(
+            request, (LIST_PARAMS - {"sort", "limit", "offset"}) | {"format", "headers"} | kind_params
+        )
         query = build_list_query(
             spec,
             field=field,
@@ -165,6 +185,7 @@ def make_router(spec: svc.KindSpec, create: type[Any], update: type[Any], read: 
             external_id=external_id,
             q=q,
         )
+        query.extra.update(need_kind_filter(need_kind))
         content = export_records(session, spec, query, format, headers=headers, principal=principal)
         filename = f"{spec.kind}.{format}"
         return Response(

@@ -111,6 +111,7 @@ class Demand(RecordMixin, Base):
     preferred_modes: Mapped[list[str]] = mapped_column(JSONList, default=list)
     confidential: Mapped[bool] = mapped_column(Boolean, default=False)
     bounty_wan: Mapped[Decimal | None] = mapped_column(Money)
+    need_kind: Mapped[str] = mapped_column(String(10), default="技术需求", server_default="技术需求", index=True)
 
     def embed_text(self) -> str:
         """The text that gets embedded and hashed."""

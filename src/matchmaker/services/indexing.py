@@ -94,7 +94,7 @@ DOC_COLUMNS: dict[str, tuple[str, ...]] = {
     ),
     "demands": (
         "id", "title", "keywords", "description", "field", "region", "status", "min_trl", "preferred_modes",
-        "budget_wan", "deadline", "updated_at",
+        "budget_wan", "deadline", "need_kind", "updated_at",
     ),
 }  # fmt: skip
 """The columns :func:`doc_from_row` reads."""
@@ -133,6 +133,7 @@ def _need_doc(record: Demand | Row[Any]) -> Doc:
             preferred_modes=modes,
             budget_wan=budget,
             deadline=record.deadline,
+            scenario=record.need_kind == "应用场景",
         ),
         updated=record.updated_at.date() if record.updated_at else None,
     )

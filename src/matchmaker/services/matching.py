@@ -96,7 +96,7 @@ BRIEF_COLUMNS: dict[Target, tuple[str, ...]] = {
     ),
     "demands": (
         "id", "external_id", "title", "field", "region", "enterprise", "min_trl", "preferred_modes", "budget_wan",
-        "deadline", "confidential", "bounty_wan", "language",
+        "deadline", "confidential", "bounty_wan", "need_kind", "language",
     ),
 }  # fmt: skip
 
@@ -132,6 +132,7 @@ def demand_brief(d: Demand | Row[Any]) -> dict[str, Any]:
         "deadline": d.deadline.isoformat() if d.deadline else None,
         "confidential": d.confidential,
         "bounty_wan": float(d.bounty_wan) if d.bounty_wan is not None else None,
+        "need_kind": d.need_kind,
         "language": d.language,
     }
 

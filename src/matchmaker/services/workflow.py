@@ -53,6 +53,7 @@ class MatchQuery:
     run_id: int | None = None
     demand_id: int | None = None
     achievement_id: int | None = None
+    need_kind: str | None = None
     limit: int = 50
     offset: int = 0
 
@@ -98,6 +99,8 @@ def list_matches(session: Session, query: MatchQuery, principal: Principal | Non
         stmt = stmt.where(Match.demand_id == query.demand_id)
     if query.achievement_id is not None:
         stmt = stmt.where(Match.achievement_id == query.achievement_id)
+    if query.need_kind is not None:
+        stmt = stmt.where(Demand.need_kind == query.need_kind)
     total = session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0
     rows = session.execute(
         stmt.order_by(Match.demand_id, Match.rank, Match.id).limit(query.limit).offset(query.offset)
