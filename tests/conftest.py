@@ -25,6 +25,7 @@ TABLES_IN_DELETE_ORDER = (
     "landings",
     "tech_contracts",
     "landing_resources",
+    "centre_targets",
     "match_events",
     "matches",
     "matching_runs",

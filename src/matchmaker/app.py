@@ -19,7 +19,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from matchmaker import db
-from matchmaker.api import auth, contracts, health, imports, matches, matching, records, resources
+from matchmaker.api import auth, contracts, health, imports, matches, matching, records, resources, targets
 from matchmaker.config import Settings
 from matchmaker.errors import MatchmakerError
 from matchmaker.services.indexing import SearchService, build_search_service
@@ -236,6 +236,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(auth.router, prefix="/api/v1")
     app.include_router(contracts.router, prefix="/api/v1")
     app.include_router(resources.router, prefix="/api/v1")
+    app.include_router(targets.router, prefix="/api/v1")
     return app
 
 

@@ -320,3 +320,38 @@ class ResourceFitList(BaseModel):
     match_id: int | None
     target_region: str
     items: list[ResourceFit]
+
+
+# --------------------------------------------------------------------------------------------------------- targets
+
+
+class TargetsUpdate(_Input):
+    """Some of one year's targets."""
+
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"year": 2026, "targets": {"landed_from_jingji": 12, "events": 12}}]}
+    )
+
+    year: Annotated[int, Field(ge=2000, le=2100)]
+    targets: dict[str, int] = Field(min_length=1)
+
+
+class TargetProgress(BaseModel):
+    """One target, its progress and the records counted."""
+
+    key: str
+    label: str
+    unit: str
+    target: int
+    progress: int | None
+    ratio: float | None
+    met: bool | None
+    how: str
+    records: list[dict[str, Any]]
+
+
+class TargetsRead(BaseModel):
+    """The year's targets."""
+
+    year: int
+    items: list[TargetProgress]

@@ -192,6 +192,9 @@ MATRIX: list[tuple[str, str, dict[str, Any] | None, tuple[int, ...]]] = [
     ("GET", "/api/v1/achievements/{ach_a}/resources", None, (200, 200, 200, 200, 200, 200)),
     ("GET", "/api/v1/achievements/{ach_a_draft}/resources", None, (200, 200, 404, 404, 200, 404)),
     ("GET", "/api/v1/matches/{landed}/resources", None, (200, 200, 200, 404, 200, 404)),
+    ("GET", "/api/v1/stats/targets", None, (200, 200, 403, 403, 403, 403)),
+    ("PUT", "/api/v1/stats/targets", {"year": 2026, "targets": {"events": 12}}, (200, 200, 403, 403, 403, 403)),
+    ("GET", "/api/v1/stats/report?since=2026-01-01&until=2026-12-31", None, (200, 200, 403, 403, 403, 403)),
 ]
 
 

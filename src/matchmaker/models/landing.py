@@ -80,3 +80,14 @@ class LandingResource(TimestampMixin, Base):
     def embed_text(self) -> str:
         """The text that gets embedded and hashed."""
         return record_text(self.name, self.chains, f"{self.kind}：{self.description}")
+
+
+class CentreTarget(Base):
+    """One yearly target of the Centre (a year without rows uses the 2024 plan's defaults)."""
+
+    __tablename__ = "centre_targets"
+
+    year: Mapped[int] = mapped_column(Integer, primary_key=True)
+    key: Mapped[str] = mapped_column(String(30), primary_key=True)
+    target: Mapped[int] = mapped_column(Integer)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, server_default=func.now())
