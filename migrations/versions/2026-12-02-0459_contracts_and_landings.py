@@ -1,7 +1,7 @@
 """Technology contracts of a pairing (技术合同) and the record of where it landed (落地).
 
 Revision ID: 86ab4af69c14
-Revises: 6bc35c9c3cbc
+Revises: c668faa4fbb9
 Create Date: 2026-12-02 04:59:09.873594
 """
 
@@ -14,7 +14,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision: str = "86ab4af69c14"
-down_revision: str | Sequence[str] | None = "6bc35c9c3cbc"
+down_revision: str | Sequence[str] | None = "c668faa4fbb9"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

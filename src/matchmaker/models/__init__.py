@@ -268,3 +268,4 @@ class AuditEntry(Base):
 
 
 from matchmaker.models import landing as landing  # noqa: E402  (contracts and landings)
+from matchmaker.models.web import MatchInterest, SavedView  # noqa: E402, F401 - the web workspace

@@ -56,6 +56,23 @@ class MatchQuery:
     need_kind: str | None = None
     limit: int = 50
     offset: int = 0
+    achievement_regions: tuple[str, ...] = ()  # with ``regions``: a region flow (北京 → 天津)
+    score_min: float | None = None
+    score_max: float | None = None  # exclusive
+    created_since: datetime | None = None
+    sort: str | None = None  # one of SORTS, "-" first for descending; None: by need then rank
+
+
+SORTS: dict[str, Any] = {
+    "score": Match.score,
+    "rank": Match.rank,
+    "created": Match.created_at,
+    "updated": Match.updated_at,
+    "status_changed": Match.status_changed_at,
+    "need": Match.demand_id,
+    "achievement": Match.achievement_id,
+}
+OPEN_STATUSES = ("proposed", "shortlisted", "contacted", "meeting", "signed")
 
 
 def _visible(stmt: Select[Any], principal: Principal | None) -> Select[Any]:
@@ -101,12 +118,30 @@ def list_matches(session: Session, query: MatchQuery, principal: Principal | Non
         stmt = stmt.where(Match.achievement_id == query.achievement_id)
     if query.need_kind is not None:
         stmt = stmt.where(Demand.need_kind == query.need_kind)
+    if query.achievement_regions:
+        stmt = stmt.where(Achievement.region.in_(query.achievement_regions))
+    if query.score_min is not None:
+        stmt = stmt.where(Match.score >= query.score_min)
+    if query.score_max is not None:
+        stmt = stmt.where(Match.score < query.score_max)
+    if query.created_since is not None:
+        stmt = stmt.where(Match.created_at >= query.created_since)
     total = session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0
-    rows = session.execute(
-        stmt.order_by(Match.demand_id, Match.rank, Match.id).limit(query.limit).offset(query.offset)
-    ).all()
+    rows = session.execute(_ordered(stmt, query.sort).limit(query.limit).offset(query.offset)).all()
     disclosed = disclosed_demands(session, principal, [d.id for _, d, _ in rows])
     return [present(m, d, a, principal, disclosed) for m, d, a in rows], total
+
+
+def _ordered(stmt: Select[Any], sort: str | None) -> Select[Any]:
+    if not sort:
+        return stmt.order_by(Match.demand_id, Match.rank, Match.id)
+    column = SORTS.get(sort.removeprefix("-"))
+    if column is None:
+        raise ValidationFailed(
+            f"sort must be one of {', '.join(SORTS)} (with - for descending)",
+            fields=[field_error("sort", f"unknown sort {sort!r}")],
+        )
+    return stmt.order_by(column.desc() if sort.startswith("-") else column.asc(), Match.id)
 
 
 def present(
