@@ -9,7 +9,7 @@ from fastapi.responses import FileResponse
 from starlette.concurrency import run_in_threadpool
 
 from matchmaker.api.deps import PrincipalDep, SessionDep, SettingsDep
-from matchmaker.schemas_landing import (
+from matchmaker.schemas.landing import (
     ContractCreate,
     ContractList,
     ContractRead,

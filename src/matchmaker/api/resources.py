@@ -8,40 +8,35 @@ from fastapi import APIRouter, File, Query, Request, Response, UploadFile, statu
 from starlette.concurrency import run_in_threadpool
 
 from matchmaker.api.deps import PrincipalDep, SessionDep, SettingsDep
-from matchmaker.api.records import reject_unknown_params
-from matchmaker.domain import RESOURCE_KINDS, normalise_chain, normalise_region
-from matchmaker.errors import ValidationFailed, field_error
+from matchmaker.errors import ValidationFailed
 from matchmaker.schemas import ImportReport, Page
-from matchmaker.schemas_landing import ResourceCreate, ResourceFitList, ResourceRead, ResourceUpdate
+from matchmaker.schemas.landing import (
+    ResourceCreate,
+    ResourceExportParams,
+    ResourceFilterParams,
+    ResourceFitList,
+    ResourceListParams,
+    ResourceRead,
+    ResourceUpdate,
+)
 from matchmaker.services import resources as svc
 from matchmaker.services.access import require_staff
 from matchmaker.services.indexing import SearchService
 from matchmaker.services.transfer import MEDIA_TYPES, detect_format, read_upload
 
 router = APIRouter(tags=["resources"])
-FILTERS = {"kind", "region", "chain", "trl", "q"}
-KindQ = Annotated[list[str] | None, Query(description="园区, 孵化器, 中试平台, 概念验证中心, 基金")]
-RegionQ = Annotated[list[str] | None, Query(description="北京, 天津, 河北, 其他")]
-ChainQ = Annotated[list[str] | None, Query(description="industrial chain(s) served, e.g. 生物医药")]
-TrlQ = Annotated[int | None, Query(ge=1, le=9, description="resources that take this readiness level")]
-TextQ = Annotated[str | None, Query(max_length=200, description="text in the name or description")]
 
 
-def _query(kind: list[str] | None, region: list[str] | None, chain: list[str] | None, **rest: Any) -> svc.ResourceQuery:
-    problems = []
-    for value in kind or []:
-        if value not in RESOURCE_KINDS:
-            problems.append(field_error("kind", f"kind must be one of {'、'.join(RESOURCE_KINDS)} (got {value!r})"))
-    out: dict[str, list[str]] = {"regions": [], "chains": []}
-    for name, values, fn in (("region", region, normalise_region), ("chain", chain, normalise_chain)):
-        for value in values or []:
-            try:
-                out[f"{name}s"].append(fn(value))
-            except ValueError as exc:
-                problems.append(field_error(name, str(exc)))
-    if problems:
-        raise ValidationFailed("; ".join(p["message"] for p in problems), fields=problems)
-    return svc.ResourceQuery(kinds=kind or [], regions=out["regions"], chains=out["chains"], **rest)
+def _query(params: ResourceFilterParams, limit: int = 1_000_000, offset: int = 0) -> svc.ResourceQuery:
+    return svc.ResourceQuery(
+        kinds=params.kind,
+        regions=params.region,
+        chains=params.chain,
+        trl=params.trl,
+        q=params.q,
+        limit=limit,
+        offset=offset,
+    )
 
 
 @router.post("/resources", status_code=status.HTTP_201_CREATED, response_model=ResourceRead, summary="Add a resource")
@@ -51,22 +46,10 @@ def create_resource(body: ResourceCreate, session: SessionDep, principal: Princi
 
 
 @router.get("/resources", response_model=Page[ResourceRead], summary="List resources")
-def list_resources(
-    request: Request,
-    session: SessionDep,
-    principal: PrincipalDep,
-    kind: KindQ = None,
-    region: RegionQ = None,
-    chain: ChainQ = None,
-    trl: TrlQ = None,
-    q: TextQ = None,
-    limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
-) -> Any:
+def list_resources(params: Annotated[ResourceListParams, Query()], session: SessionDep, principal: PrincipalDep) -> Any:
     """Filtered page of the resources (every member reads the list)."""
-    reject_unknown_params(request, FILTERS | {"limit", "offset"})
-    items, total = svc.list_resources(session, _query(kind, region, chain, trl=trl, q=q, limit=limit, offset=offset))
-    return {"items": items, "total": total, "limit": limit, "offset": offset}
+    items, total = svc.list_resources(session, _query(params, params.limit, params.offset))
+    return {"items": items, "total": total, "limit": params.limit, "offset": params.offset}
 
 
 @router.get(
@@ -76,20 +59,11 @@ def list_resources(
     responses={200: {"content": {v: {} for v in MEDIA_TYPES.values()}}},
 )
 def export_resources(
-    request: Request,
-    session: SessionDep,
-    principal: PrincipalDep,
-    format: Annotated[str, Query(description="csv, xlsx or json")] = "xlsx",
-    headers: Annotated[str, Query(description="zh: Chinese column labels with units; en: field names")] = "zh",
-    kind: KindQ = None,
-    region: RegionQ = None,
-    chain: ChainQ = None,
-    trl: TrlQ = None,
-    q: TextQ = None,
+    params: Annotated[ResourceExportParams, Query()], session: SessionDep, principal: PrincipalDep
 ) -> Response:
     """Every matching resource as a file that re-imports to the same resources."""
-    reject_unknown_params(request, FILTERS | {"format", "headers"})
-    content = svc.export_resources(session, _query(kind, region, chain, trl=trl, q=q, limit=1_000_000), format, headers)
+    content = svc.export_resources(session, _query(params), params.format, params.headers)
+    format = params.format
     return Response(
         content,
         media_type=MEDIA_TYPES[format],

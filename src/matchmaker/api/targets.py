@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Response
 
 from matchmaker.api.deps import PrincipalDep, SessionDep
-from matchmaker.schemas_landing import TargetsRead, TargetsUpdate
+from matchmaker.schemas.landing import TargetsRead, TargetsUpdate
 from matchmaker.services import report as report_svc
 from matchmaker.services import targets as svc
 from matchmaker.services.transfer import MEDIA_TYPES

@@ -20,9 +20,9 @@ from sqlalchemy.orm import Session
 from matchmaker.errors import InvalidImport, NotFound, TooLarge, UnsupportedType, ValidationFailed, field_error
 from matchmaker.models import Achievement, Demand, Match, Organisation
 from matchmaker.models.landing import Landing, TechContract
-from matchmaker.schemas_landing import ContractCreate, ContractUpdate, LandingCreate, LandingUpdate
+from matchmaker.schemas.landing import ContractCreate, ContractUpdate, LandingCreate, LandingUpdate
 from matchmaker.services import workflow
-from matchmaker.services.access import HIDDEN_ENTERPRISE, Principal, disclosed_demands, hides_enterprise, require_staff
+from matchmaker.services.access import Principal, masking, require_staff
 from matchmaker.services.audit import actor_of, audit
 
 # Detected by content (magic bytes), never by the file name: extension → media type.
@@ -48,7 +48,7 @@ def _visible_match(session: Session, match_id: int, principal: Principal | None)
 
 
 def _hidden(session: Session, principal: Principal | None, demand: Demand) -> bool:
-    return hides_enterprise(principal, demand, disclosed_demands(session, principal, [demand.id]))
+    return masking(session, principal, [demand.id]).hides(demand)
 
 
 def party_kind(name: str | None, org_kind: str | None = None) -> str:
@@ -106,9 +106,7 @@ def _check_contract(values: dict[str, Any]) -> None:
 
 def present_contract(contract: TechContract, hide_enterprise: bool) -> dict[str, Any]:
     """A contract as the caller may see it: the 需方's name hidden while a confidential need is not disclosed."""
-    parties = [
-        {**p, "name": HIDDEN_ENTERPRISE} if hide_enterprise and p.get("role") == "需方" else p for p in contract.parties
-    ]
+    parties = [{**p, "name": None} if hide_enterprise and p.get("role") == "需方" else p for p in contract.parties]
     stored = contract.file_path is not None and not hide_enterprise
     return {
         "id": contract.id,

@@ -18,17 +18,18 @@ from sqlalchemy.orm import Session
 
 from matchmaker.domain import RESOURCE_LABELS, canonical_header, header_map
 from matchmaker.errors import Conflict, InvalidImport, NotFound, TooLarge, ValidationFailed, field_error
+from matchmaker.kinds import ACHIEVEMENTS
 from matchmaker.models import Achievement, Demand, Match
 from matchmaker.models.landing import LandingResource
 from matchmaker.schemas import ImportReport, RowError
-from matchmaker.schemas_landing import ResourceCreate, ResourceRead
+from matchmaker.schemas.landing import ResourceCreate, ResourceRead
 from matchmaker.search.ranking import TARGET_REGION, OfferFacts
 from matchmaker.search.resource_fit import ResourceFacts, rank_resources
 from matchmaker.services import workflow
 from matchmaker.services.access import Principal, require_staff
 from matchmaker.services.audit import audit
 from matchmaker.services.indexing import EmbeddingCache
-from matchmaker.services.records import ACHIEVEMENTS, content_hash, get_record
+from matchmaker.services.records import content_hash, get_record
 from matchmaker.services.transfer import FileFormat, _csv_rows, _json_rows, _xlsx_rows, decode_text
 
 LIST_COLUMNS = {"chains"}

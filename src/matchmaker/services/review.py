@@ -14,11 +14,12 @@ from urllib.parse import parse_qsl, urlencode
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from matchmaker.domain import MOVES, REJECT_REASONS
 from matchmaker.errors import Conflict, NotFound, ValidationFailed, field_error
 from matchmaker.models import Match
 from matchmaker.models.web import SavedView
 from matchmaker.services.access import Principal, require_staff
-from matchmaker.services.workflow import MOVES, REJECT_REASONS, update_match
+from matchmaker.services.workflow import update_match
 
 MAX_BULK = 500
 MAX_VIEWS = 30

@@ -11,10 +11,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from matchmaker.config import Settings, project_path
+from matchmaker.kinds import SPECS
 from matchmaker.models import Achievement, Demand, Match
-from matchmaker.schemas_landing import ContractCreate, LandingCreate
+from matchmaker.schemas.landing import ContractCreate, LandingCreate
 from matchmaker.services import contracts, workflow
-from matchmaker.services.records import SPECS, count_records
+from matchmaker.services.records import count_records
 from matchmaker.services.resources import import_resources, parse_resources
 from matchmaker.services.transfer import import_rows, parse_file
 

@@ -9,9 +9,10 @@ from fastapi import Form, Request, Response
 
 from matchmaker.api.deps import SessionDep
 from matchmaker.errors import MatchmakerError
+from matchmaker.kinds import ACHIEVEMENTS, DEMANDS
 from matchmaker.services import review, workflow
 from matchmaker.services.access import Principal, require_staff
-from matchmaker.services.records import ACHIEVEMENTS, DEMANDS, get_record
+from matchmaker.services.records import get_record
 from matchmaker.web.deps import WebPrincipalDep, page_router, redirect
 from matchmaker.web.templating import render
 

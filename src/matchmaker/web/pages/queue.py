@@ -11,7 +11,7 @@ from fastapi import Form, Query, Request, Response
 from pydantic import BaseModel
 
 from matchmaker.api.deps import SessionDep
-from matchmaker.domain import CHAINS, REGIONS
+from matchmaker.domain import CHAINS, MATCH_STATUSES, REGIONS
 from matchmaker.errors import Conflict, MatchmakerError
 from matchmaker.models import utcnow
 from matchmaker.services import review, workflow
@@ -23,7 +23,7 @@ from matchmaker.web.templating import render
 router = page_router()
 PAGE_SIZE = 50
 BOARD_CARDS = 12
-STAGES = workflow.STATUSES[:-1]
+STAGES = MATCH_STATUSES[:-1]
 BANDS = [(low, high) for low, high in zip(SCORE_BANDS, SCORE_BANDS[1:], strict=False)]
 PRESET_VIEWS = (("view.my_open", "assignee=me&status=open"), ("view.new_this_week", "since=7"))
 
@@ -89,7 +89,7 @@ def _page(session: Any, principal: Principal, f: QueueFilters, **extra: Any) -> 
         "chains": CHAINS,
         "regions": REGIONS,
         "stages": STAGES,
-        "statuses": workflow.STATUSES,
+        "statuses": MATCH_STATUSES,
         "reasons": workflow.REJECT_REASONS,
         "bands": [_band_label(lo, hi) for lo, hi in BANDS],
         "sorts": list(workflow.SORTS),

@@ -6,9 +6,9 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
-from matchmaker.domain import normalise_chain
+from matchmaker.domain import normalise_chain, normalise_region
 from matchmaker.schemas import (
     Day,
     ExternalId,
@@ -24,6 +24,7 @@ from matchmaker.schemas import (
     _number,
     _split_list,
 )
+from matchmaker.schemas.queries import PageParams, _Params
 
 
 def _chains(values: list[str]) -> list[str]:
@@ -355,3 +356,34 @@ class TargetsRead(BaseModel):
 
     year: int
     items: list[TargetProgress]
+
+
+class ResourceFilterParams(_Params):
+    """Filters of the resource list; an unknown parameter answers 422."""
+
+    kind: list[ResourceKind] = Field(default_factory=list, description="园区, 孵化器, 中试平台, 概念验证中心, 基金")
+    region: list[str] = Field(default_factory=list, description="北京, 天津, 河北, 其他")
+    chain: list[str] = Field(default_factory=list, description="industrial chain(s) served, e.g. 生物医药")
+    trl: int | None = Field(default=None, ge=1, le=9, description="resources that take this readiness level")
+    q: str | None = Field(default=None, max_length=200, description="text in the name or description")
+
+    @field_validator("region", mode="before")
+    @classmethod
+    def _regions(cls, value: Any) -> list[str]:
+        return [normalise_region(v) for v in ([value] if isinstance(value, str) else list(value or []))]
+
+    @field_validator("chain", mode="before")
+    @classmethod
+    def _chains(cls, value: Any) -> list[str]:
+        return [normalise_chain(v) for v in ([value] if isinstance(value, str) else list(value or []))]
+
+
+class ResourceListParams(ResourceFilterParams, PageParams):
+    """Filters and page of the resource list."""
+
+
+class ResourceExportParams(ResourceFilterParams):
+    """Filters and file format of a resource export."""
+
+    format: Literal["csv", "xlsx", "json"] = Field(default="xlsx", description="csv, xlsx or json")
+    headers: Literal["zh", "en"] = Field(default="zh", description="zh: Chinese labels with units; en: field names")
