@@ -19,7 +19,20 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from matchmaker import db
-from matchmaker.api import auth, concepts, event_schedule, events, health, imports, matches, matching, records
+from matchmaker.api import (
+    auth,
+    concepts,
+    contracts,
+    event_schedule,
+    events,
+    health,
+    imports,
+    matches,
+    matching,
+    records,
+    resources,
+    targets,
+)
 from matchmaker.config import Settings
 from matchmaker.errors import MatchmakerError
 from matchmaker.services.indexing import SearchService, build_search_service
@@ -247,6 +260,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(events.router, prefix="/api/v1")
     app.include_router(event_schedule.router, prefix="/api/v1")
     app.include_router(concepts.router, prefix="/api/v1")
+    app.include_router(contracts.router, prefix="/api/v1")
+    app.include_router(resources.router, prefix="/api/v1")
+    app.include_router(targets.router, prefix="/api/v1")
     install_web(app)
     return app
 

@@ -25,6 +25,9 @@ class Settings(BaseSettings):
     sample_data_dir: Path | None = Field(default=None, description="Where the sample lists are (default: data/sample).")
     migrations_dir: Path | None = Field(default=None, description="Alembic script directory (default: migrations/).")
     max_upload_mb: float = Field(default=20.0, gt=0, description="Largest accepted import file, in MiB.")
+    max_contract_file_mb: float = Field(
+        default=10.0, gt=0, description="Largest accepted contract file (PDF, PNG, JPEG, DOCX), in MiB."
+    )
     max_import_rows: int = Field(default=50_000, gt=0, description="Most rows accepted in one import file.")
     db_pool_size: int = Field(default=5, ge=1, description="Connection pool size (PostgreSQL).")
     log_level: str = Field(default="info", description="Log level of the service.")

@@ -39,6 +39,13 @@ class DemandStatus(StrEnum):
     archived = "archived"
 
 
+class NeedKind(StrEnum):
+    """技术需求: a problem to solve; 应用场景: a place where a new technology can be tried or deployed."""
+
+    problem = "技术需求"
+    scenario = "应用场景"
+
+
 class MatchStatus(StrEnum):
     """The stages of a need–achievement pairing (供需对接), in order; ``rejected`` may end any open stage."""
 
@@ -126,6 +133,7 @@ DEMAND_LABELS: dict[str, str] = {
     "preferred_modes": "期望合作方式",
     "confidential": "是否保密",
     "bounty_wan": "揭榜挂帅",
+    "need_kind": "需求类型",
     "status": "状态",
 }
 # Other spellings offices use for the same columns (the DOMAIN.md labels with their qualifiers, common variants).
@@ -147,6 +155,8 @@ _LABEL_ALIASES: dict[str, str] = {
     "截止时间": "deadline",
     "合作模式": "transfer_modes",
     "保密": "confidential",
+    "类型": "need_kind",
+    "需求种类": "need_kind",
     "地区": "region",
     "简介": "summary",
     "描述": "description",
@@ -213,3 +223,33 @@ def normalize_mode(value: str) -> str:
 def with_article(word: str) -> str:
     """The word with its English indefinite article: "an institution", "an achievement", "a manager"."""
     return f"{'an' if word[:1].lower() in 'aeio' else 'a'} {word}"
+
+
+# Technology contracts (民法典 第三编 第二十章 技术合同) and where an achievement lands (seed 002).
+CONTRACT_TYPES: tuple[str, ...] = ("技术开发", "技术转让", "技术许可", "技术咨询", "技术服务")
+PARTY_ROLES: tuple[str, ...] = ("供方", "需方")  # who supplies the technology, who receives it
+PARTY_KINDS: tuple[str, ...] = ("企业", "高校", "科研机构", "其他")
+CARRIER_KINDS: tuple[str, ...] = (
+    "园区",
+    "企业产线",
+    "新设企业",
+)  # a park such as 天开高教科创园, a line, a new company
+
+# Landing resources (载体与资源): what the Centre matches achievements to besides enterprises (seed 002).
+RESOURCE_KINDS: tuple[str, ...] = ("园区", "孵化器", "中试平台", "概念验证中心", "基金")
+FUND_STAGES: tuple[str, ...] = ("种子期", "天使期", "初创期", "成长期")
+RESOURCE_LABELS: dict[str, str] = {
+    "external_id": "资源编号",
+    "name": "资源名称",
+    "kind": "资源类型",
+    "region": "所在地区",
+    "chains": "服务产业链",
+    "trl_min": "适用成熟度下限",
+    "trl_max": "适用成熟度上限",
+    "description": "资源简介",
+    "capacity": "承载能力",
+    "fund_stage": "投资阶段",
+    "ticket_min_wan": "单笔投资下限(万元)",
+    "ticket_max_wan": "单笔投资上限(万元)",
+    "contact": "联系方式",
+}

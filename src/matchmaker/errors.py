@@ -60,3 +60,8 @@ class Unauthorized(MatchmakerError):
 class Forbidden(MatchmakerError):
     status_code = 403
     code = "forbidden"
+
+
+class UnsupportedType(MatchmakerError):
+    status_code = 415
+    code = "unsupported_type"

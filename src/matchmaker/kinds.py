@@ -102,7 +102,7 @@ DEMANDS = KindSpec(
     other_kind="achievements",
     brief_columns=(
         "id", "external_id", "title", "field", "region", "enterprise", "min_trl", "preferred_modes", "budget_wan",
-        "deadline", "confidential", "bounty_wan", "language",
+        "deadline", "confidential", "bounty_wan", "need_kind", "language",
     ),
 )  # fmt: skip
 SPECS: dict[str, KindSpec] = {"achievements": ACHIEVEMENTS, "demands": DEMANDS}

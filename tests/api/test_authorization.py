@@ -6,7 +6,8 @@ import io
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -15,6 +16,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from matchmaker.models import ApiToken, Match
+from matchmaker.models.landing import Landing, TechContract
 from tests.factories import achievement, demand
 
 SECRET_ENTERPRISE = "津门保密装备有限公司"
@@ -103,6 +105,7 @@ def world(client: TestClient, make_user: Callable[..., str], session: Session) -
         f"/api/v1/events/{event['id']}/requests",
         {"first_participant_id": ids["part_ent_b"], "second_participant_id": ids["part_uni_a"]},
     )
+    ids.update(_landed_pairing(client, session, ids))
     return World(tokens=tokens, ids=ids)
 
 
@@ -116,6 +119,43 @@ def _event_body() -> dict[str, Any]:
         "day_end": "17:00",
         "tables": 4,
     }
+
+
+def _landed_pairing(client: TestClient, session: Session, ids: dict[str, int]) -> dict[str, int]:
+    """A landed pairing of the confidential need and uni_a's draft achievement, its contract (with file), landing."""
+    landed = Match(demand_id=ids["dem_a"], achievement_id=ids["ach_a_draft"], rank=2, score=0.7, status="landed")
+    session.add(landed)
+    session.flush()
+    contract = TechContract(
+        match_id=landed.id,
+        contract_type="技术许可",
+        title="专利实施许可合同",
+        parties=[
+            {"role": "供方", "name": "北方理工大学", "region": "北京", "kind": "高校"},
+            {"role": "需方", "name": SECRET_ENTERPRISE, "region": "天津", "kind": "企业"},
+        ],
+        signed_on=date(2026, 3, 1),
+        total_wan=Decimal(100),
+        tech_wan=Decimal(80),
+    )
+    session.add(contract)
+    session.add(
+        Landing(
+            match_id=landed.id,
+            carrier_kind="园区",
+            carrier_name="天开高教科创园",
+            region="天津",
+            landed_on=date(2026, 4, 1),
+            funding=[],
+        )
+    )
+    session.commit()
+    pdf = ("c.pdf", io.BytesIO(b"%PDF-1.4\n%test contract\n"), "application/pdf")
+    assert client.put(f"/api/v1/contracts/{contract.id}/file", files={"file": pdf}).status_code == 200
+    fund = {"name": "天开园创业种子基金", "kind": "基金", "fund_stage": "种子期", "description": "投资早期成果转化项目"}
+    resource = client.post("/api/v1/resources", json=fund)
+    assert resource.status_code == 201, resource.text
+    return {"landed": landed.id, "contract": contract.id, "resource": resource.json()["id"]}
 
 
 def _auth(token: str) -> dict[str, str]:
@@ -181,6 +221,30 @@ MATRIX: list[tuple[str, str, dict[str, Any] | None, tuple[int, ...]]] = [
     ("GET", "/api/v1/events/{event}/participants/{part_ent_b}/agenda", None, (200, 200, 404, 409, 404, 404)),
     ("GET", "/api/v1/events/{event}/table-plan?format=html", None, (200, 200, 403, 403, 403, 403)),
     ("GET", "/api/v1/events/{event}/results", None, (200, 200, 403, 403, 403, 403)),
+    ("GET", "/api/v1/matches/{landed}/contracts", None, (200, 200, 200, 404, 200, 404)),
+    ("POST", "/api/v1/matches/{landed}/contracts", "new_contract", (201, 201, 403, 403, 403, 403)),
+    ("POST", "/api/v1/matches/{match}/contracts", "new_contract", (409, 409, 403, 403, 403, 403)),
+    ("GET", "/api/v1/contracts/{contract}", None, (200, 200, 200, 404, 200, 404)),
+    ("PATCH", "/api/v1/contracts/{contract}", {"registration_no": "2026120000300001"}, (200, 200, 403, 403, 403, 403)),
+    ("DELETE", "/api/v1/contracts/{contract}", None, (409, 409, 403, 403, 403, 403)),
+    ("PUT", "/api/v1/contracts/{contract}/file", "pdf", (200, 200, 403, 403, 403, 403)),
+    ("GET", "/api/v1/contracts/{contract}/file", None, (200, 200, 200, 404, 404, 404)),
+    ("GET", "/api/v1/matches/{landed}/landing", None, (200, 200, 200, 404, 200, 404)),
+    ("POST", "/api/v1/matches/{landed}/landing", "new_landing", (409, 409, 403, 403, 403, 403)),
+    ("PATCH", "/api/v1/matches/{landed}/landing", {"carrier_name": "天开园核心区"}, (200, 200, 403, 403, 403, 403)),
+    ("POST", "/api/v1/resources", "new_resource", (201, 201, 403, 403, 403, 403)),
+    ("GET", "/api/v1/resources", None, (200, 200, 200, 200, 200, 200)),
+    ("GET", "/api/v1/resources/export?format=csv", None, (200, 200, 200, 200, 200, 200)),
+    ("GET", "/api/v1/resources/{resource}", None, (200, 200, 200, 200, 200, 200)),
+    ("PATCH", "/api/v1/resources/{resource}", {"capacity": "单笔 50–300 万元"}, (200, 200, 403, 403, 403, 403)),
+    ("DELETE", "/api/v1/resources/{resource}", None, (None, 204, 403, 403, 403, 403)),
+    ("POST", "/api/v1/imports/resources", "resource_upload", (200, 200, 403, 403, 403, 403)),
+    ("GET", "/api/v1/achievements/{ach_a}/resources", None, (200, 200, 200, 200, 200, 200)),
+    ("GET", "/api/v1/achievements/{ach_a_draft}/resources", None, (200, 200, 404, 404, 200, 404)),
+    ("GET", "/api/v1/matches/{landed}/resources", None, (200, 200, 200, 404, 200, 404)),
+    ("GET", "/api/v1/stats/targets", None, (200, 200, 403, 403, 403, 403)),
+    ("PUT", "/api/v1/stats/targets", {"year": 2026, "targets": {"events": 12}}, (200, 200, 403, 403, 403, 403)),
+    ("GET", "/api/v1/stats/report?since=2026-01-01&until=2026-12-31", None, (200, 200, 403, 403, 403, 403)),
 ]
 
 
@@ -194,6 +258,18 @@ def _body(kind: str | dict[str, Any] | None) -> dict[str, Any] | None:
         return _event_body()
     if kind == "new_user":
         return {"email": f"u-{unique}@test.example", "role": "manager", "password": "long enough pw"}
+    if kind == "new_contract":
+        return {
+            "contract_type": "技术开发",
+            "title": "联合开发合同",
+            "signed_on": "2026-05-01",
+            "total_wan": 50,
+            "tech_wan": 50,
+        }
+    if kind == "new_resource":
+        return {"name": f"中试平台-{unique}", "kind": "中试平台", "description": "中试放大与检测"}
+    if kind == "new_landing":
+        return {"carrier_kind": "园区", "carrier_name": "天开高教科创园", "landed_on": "2026-06-01"}
     return kind if isinstance(kind, dict) else None
 
 
@@ -203,6 +279,11 @@ def _call(client: TestClient, token: str, method: str, path: str, body: Any) -> 
         body_column = "description" if path.endswith("demands") else "summary"
         csv = f"title,{body_column},external_id\n上传的记录,简介,U-{uuid.uuid4().hex[:8]}\n".encode()
         return client.post(path, files={"file": ("x.csv", io.BytesIO(csv))}, headers=headers)
+    if body == "resource_upload":
+        csv = f"资源编号,资源名称,资源类型,资源简介\nR-{uuid.uuid4().hex[:8]},孵化器,孵化器,场地与服务\n".encode()
+        return client.post(path, files={"file": ("r.csv", io.BytesIO(csv))}, headers=headers)
+    if body == "pdf":
+        return client.put(path, files={"file": ("c.pdf", io.BytesIO(b"%PDF-1.4\n%again\n"))}, headers=headers)
     return client.request(method, path, json=_body(body), headers=headers)
 
 
@@ -248,7 +329,7 @@ def test_lists_are_scoped(client: TestClient, world: World) -> None:
     assert not any(e.startswith("AD-") for e in ext_ids("ent_a", "/api/v1/achievements"))
     assert client.get("/api/v1/matches", headers=_auth(world.tokens["ent_b"])).json()["total"] == 0
     assert client.get("/api/v1/matches", headers=_auth(world.tokens["uni_b"])).json()["total"] == 0
-    assert client.get("/api/v1/matches", headers=_auth(world.tokens["ent_a"])).json()["total"] == 1
+    assert client.get("/api/v1/matches", headers=_auth(world.tokens["ent_a"])).json()["total"] == 2  # with the landed
 
 
 def test_confidential_need_is_hidden_until_disclosed_for_that_pairing(client: TestClient, world: World) -> None:

@@ -43,8 +43,18 @@ def test_full_life_cycle_with_history(client: TestClient, pairing: int, session:
     assert body["assignee_id"] == manager_id
     assert body["allowed_moves"] == ["contacted", "rejected"]
     assert body["notes"][0]["text"] == "企业确认需求仍有效"
-    for stage in ("contacted", "meeting", "signed", "landed"):
+    for stage in ("contacted", "meeting", "signed"):
         assert _move(client, pairing, status=stage)[0] == 200
+    contract = {
+        "contract_type": "技术许可",
+        "title": "许可合同",
+        "signed_on": "2026-01-05",
+        "total_wan": 10,
+        "tech_wan": 8,
+    }
+    assert client.post(f"/api/v1/matches/{pairing}/contracts", json=contract).status_code == 201
+    landing = {"carrier_kind": "园区", "carrier_name": "天开高教科创园", "landed_on": "2026-02-01"}
+    assert client.post(f"/api/v1/matches/{pairing}/landing", json=landing).status_code == 201
     history = client.get(f"/api/v1/matches/{pairing}/history").json()["items"]
     assert [(h["from"], h["to"]) for h in history] == [
         ("proposed", "shortlisted"),

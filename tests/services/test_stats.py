@@ -97,6 +97,8 @@ def python_counting(
         if v
     }
     by_chain = Counter(d.field for _, d, _ in rows)
+    by_need_kind = Counter(d.need_kind for _, d, _ in rows)
+    landed_by_need_kind = Counter(d.need_kind for m, d, _ in rows if m.status == "landed")
     flows = Counter(f"{a.region}→{d.region}" for _, d, a in rows)
     landed_flows = Counter(f"{a.region}→{d.region}" for m, d, a in rows if m.status == "landed")
     managers: dict[int, Counter[str]] = defaultdict(Counter)
@@ -120,6 +122,8 @@ def python_counting(
         "funnel": funnel,
         "time_in_stage": time_in_stage,
         "by_chain": dict(by_chain.most_common()),
+        "by_need_kind": dict(by_need_kind.most_common()),
+        "landed_by_need_kind": dict(landed_by_need_kind.most_common()),
         "region_flows": dict(flows.most_common()),
         "landed_region_flows": dict(landed_flows.most_common()),
         "per_manager": [

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from datetime import date
+from decimal import Decimal
+
 import pytest
 from sqlalchemy.orm import Session
 
@@ -9,6 +12,7 @@ from matchmaker.domain import MATCH_STATUSES, MOVES, REJECT_REASONS, MatchStatus
 from matchmaker.errors import Conflict
 from matchmaker.kinds import ACHIEVEMENTS, DEMANDS
 from matchmaker.models import Match
+from matchmaker.models.landing import Landing, TechContract
 from matchmaker.schemas import AchievementCreate, DemandCreate
 from matchmaker.schemas.review import MatchChange
 from matchmaker.services.records import create_record
@@ -27,6 +31,30 @@ def _pairings(session: Session, count: int) -> list[Match]:
     return matches
 
 
+def _contract_and_landing(session: Session, match_id: int) -> None:
+    session.add(
+        TechContract(
+            match_id=match_id,
+            contract_type="技术许可",
+            title="许可合同",
+            parties=[],
+            signed_on=date(2026, 1, 5),
+            total_wan=Decimal(10),
+            tech_wan=Decimal(8),
+        )
+    )
+    session.add(
+        Landing(
+            match_id=match_id,
+            carrier_kind="园区",
+            carrier_name="天开高教科创园",
+            region="天津",
+            landed_on=date(2026, 2, 1),
+        )
+    )
+    session.flush()
+
+
 def test_every_move_is_allowed_exactly_when_the_domain_allows_it(session: Session) -> None:
     cases = [(source, target) for source in MATCH_STATUSES for target in MATCH_STATUSES if source != target]
     for match, (source, target) in zip(_pairings(session, len(cases)), cases, strict=True):
@@ -35,6 +63,11 @@ def test_every_move_is_allowed_exactly_when_the_domain_allows_it(session: Sessio
         assert get_match(session, match.id, None)["allowed_moves"] == list(MOVES[source])
         change = {"status": target, "reject_reason": "immature" if target == "rejected" else None}
         if target in allowed_moves(source):
+            if target == "landed":  # 落地 also needs a contract and a landing record (refused without: 409)
+                with pytest.raises(Conflict) as missing:
+                    update_match(session, match.id, change, None)
+                assert missing.value.extra["missing"] == ["contract", "landing"]
+                _contract_and_landing(session, match.id)
             update_match(session, match.id, change, None)
             assert match.status == target
         else:

@@ -28,6 +28,7 @@ def list_matches(
         run_id=params.run,
         demand_id=params.need,
         achievement_id=params.achievement,
+        need_kind=params.need_kind.value if params.need_kind else None,
         limit=params.limit,
         offset=params.offset,
     )

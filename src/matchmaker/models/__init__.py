@@ -112,6 +112,7 @@ class Demand(RecordMixin, Base):
     preferred_modes: Mapped[list[str]] = mapped_column(JSONList, default=list)
     confidential: Mapped[bool] = mapped_column(Boolean, default=False)
     bounty_wan: Mapped[Decimal | None] = mapped_column(Money)
+    need_kind: Mapped[str] = mapped_column(String(10), default="技术需求", server_default="技术需求", index=True)
 
     def embed_text(self) -> str:
         """The text that gets embedded and hashed."""
@@ -260,4 +261,5 @@ class AuditEntry(Base):
 
 from matchmaker.models import concepts as _concepts  # noqa: E402,F401  (the thesaurus table)
 from matchmaker.models import events as _events  # noqa: E402, F401  (registers the event tables)
+from matchmaker.models import landing as landing  # noqa: E402  (contracts and landings)
 from matchmaker.models.web import MatchInterest, SavedView  # noqa: E402, F401 - the web workspace

@@ -16,7 +16,14 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer
 
-from matchmaker.domain import AchievementStatus, DemandStatus, normalize_chain, normalize_mode, normalize_region
+from matchmaker.domain import (
+    AchievementStatus,
+    DemandStatus,
+    NeedKind,
+    normalize_chain,
+    normalize_mode,
+    normalize_region,
+)
 from matchmaker.schemas.common import Page, UtcDateTime
 from matchmaker.search.text import normalize_text, normalize_width
 
@@ -105,6 +112,20 @@ def _date(value: Any) -> Any:
         parts = value.split(" ")[0].split("-")
         if len(parts) == 3 and all(p.isdigit() for p in parts):
             value = f"{int(parts[0]):04d}-{int(parts[1]):02d}-{int(parts[2]):02d}"
+    return value
+
+
+def _need_kind(value: Any) -> Any:
+    """技术需求 / 应用场景; a blank cell is a technical need; 场景 and "scenario" are accepted."""
+    value = _blank_to_none(value)
+    if value is None:
+        return NeedKind.problem
+    if isinstance(value, str):
+        key = normalize_text(value).lower()
+        if key in ("场景", "scenario", "應用場景"):
+            return NeedKind.scenario
+        if key in ("需求", "problem", "技術需求"):
+            return NeedKind.problem
     return value
 
 
@@ -221,6 +242,7 @@ class DemandCreate(_Input):
     preferred_modes: Modes = Field(default_factory=list)
     confidential: Flag = False
     bounty_wan: Wan = None
+    need_kind: Annotated[NeedKind, BeforeValidator(_need_kind)] = NeedKind.problem
     status: DemandStatus = DemandStatus.open
 
 
@@ -242,6 +264,7 @@ class DemandUpdate(_Input):
     preferred_modes: Modes | None = None
     confidential: Flag | None = None
     bounty_wan: Wan = None
+    need_kind: Annotated[NeedKind | None, BeforeValidator(_need_kind)] = None
     status: DemandStatus | None = None
 
 
@@ -284,6 +307,7 @@ class DemandRead(_Read):
     preferred_modes: list[str]
     confidential: bool
     bounty_wan: FloatOut
+    need_kind: str
     enterprise_hidden: bool = False
 
 

@@ -67,6 +67,7 @@ class DemandBrief(BaseModel):
     deadline: date | None
     confidential: bool
     bounty_wan: float | None
+    need_kind: str = "技术需求"
     language: str
     enterprise_hidden: bool = False
 

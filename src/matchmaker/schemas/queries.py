@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from matchmaker.domain import NeedKind
 from matchmaker.schemas.common import ChainList, RegionList
 
 
@@ -29,6 +30,7 @@ class RecordFilterParams(_Params):
     trl_max: int | None = Field(default=None, ge=1, le=9)
     external_id: str | None = None
     q: str | None = Field(default=None, max_length=200, description="text in the title or body, e.g. 冷链")
+    need_kind: NeedKind | None = Field(default=None, description="needs only: 技术需求 or 应用场景")
 
 
 class RecordListParams(RecordFilterParams, PageParams):
@@ -54,6 +56,7 @@ class PairingListParams(PageParams):
     run: int | None = None
     need: int | None = None
     achievement: int | None = None
+    need_kind: NeedKind | None = Field(default=None, description="the need's kind: 技术需求 or 应用场景")
 
 
 class TableExportParams(_Params):

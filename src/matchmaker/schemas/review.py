@@ -125,6 +125,8 @@ class Stats(BaseModel):
     funnel: list[FunnelStage]
     time_in_stage: dict[str, StageTime]
     by_chain: dict[str, int]
+    by_need_kind: dict[str, int]
+    landed_by_need_kind: dict[str, int]
     region_flows: dict[str, int]
     landed_region_flows: dict[str, int]
     per_manager: list[ManagerFigures]

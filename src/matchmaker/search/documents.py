@@ -77,6 +77,8 @@ class NeedSource(_Source, Protocol):
     def budget_wan(self) -> Decimal | float | None: ...
     @property
     def deadline(self) -> date | None: ...
+    @property
+    def need_kind(self) -> str: ...
 
 
 DOC_FIELDS: dict[Kind, tuple[str, ...]] = {
@@ -86,7 +88,7 @@ DOC_FIELDS: dict[Kind, tuple[str, ...]] = {
     ),
     "demands": (
         "id", "title", "keywords", "description", "field", "region", "status", "min_trl", "preferred_modes",
-        "budget_wan", "deadline", "updated_at",
+        "budget_wan", "deadline", "need_kind", "updated_at",
     ),
 }  # fmt: skip
 """The attributes :func:`offer_doc` and :func:`need_doc` read (the columns a Core statement must select)."""
@@ -139,6 +141,7 @@ def need_doc(record: NeedSource) -> Doc:
             preferred_modes=modes,
             budget_wan=_float(record.budget_wan),
             deadline=record.deadline,
+            scenario=record.need_kind == "应用场景",
         ),
         updated=_day(record.updated_at),
     )

@@ -80,6 +80,7 @@ class NeedFacts:
     preferred_modes: frozenset[str] = frozenset()
     budget_wan: float | None = None
     deadline: date | None = None
+    scenario: bool = False  # an application scenario (应用场景), explained in its own words
 
 
 @dataclass(frozen=True)
@@ -304,7 +305,10 @@ def _component_values(c: Candidate, max_lexical: float, violations: list[str]) -
 
 
 def _sentence(c: Candidate, checks: list[Check]) -> str:
-    parts = [f"语义相近({c.semantic:.2f})"]
+    if c.need.scenario:  # an application scenario: where the technology could be tried or deployed
+        parts = [f"应用场景：与场景内容相符({c.semantic:.2f})"]
+    else:
+        parts = [f"语义相近({c.semantic:.2f})"]
     if c.shared_terms:
         parts.append("共同要点：" + "、".join(c.shared_terms[:5]))
     if c.links:
@@ -317,7 +321,9 @@ def _sentence(c: Candidate, checks: list[Check]) -> str:
         if check.name in ("trl", "modes", "price") or (check.name == "deadline" and check.ok is False):
             parts.append(("⚠" if check.ok is False and check.hard else "") + check.message)
     if c.need.region == TARGET_REGION and c.offer.region in INBOUND_REGIONS:
-        parts.append(f"{c.offer.region}成果→天津需求")
+        parts.append(f"{c.offer.region}成果→天津{'场景' if c.need.scenario else '需求'}")
+    if c.need.scenario:
+        parts.append("可在该场景试用或示范部署")
     return "；".join(parts)
 
 

@@ -73,6 +73,7 @@ def demand_brief(d: Demand | Row[Any]) -> dict[str, Any]:
         "deadline": d.deadline,
         "confidential": d.confidential,
         "bounty_wan": float(d.bounty_wan) if d.bounty_wan is not None else None,
+        "need_kind": d.need_kind,
         "language": d.language,
     }
 

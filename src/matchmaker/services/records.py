@@ -59,6 +59,8 @@ def list_query(spec: KindSpec, params: RecordFilterParams) -> ListQuery:
     ]
     if params.trl_min is not None and params.trl_max is not None and params.trl_min > params.trl_max:
         problems.append(field_error("trl_min", "trl_min is greater than trl_max"))
+    if params.need_kind is not None and spec.kind != "demands":
+        problems.append(field_error("need_kind", "only needs have a kind (技术需求 / 应用场景)"))
     if problems:
         raise ValidationFailed("; ".join(p["message"] for p in problems), fields=problems)
     query = ListQuery(
@@ -70,6 +72,8 @@ def list_query(spec: KindSpec, params: RecordFilterParams) -> ListQuery:
         external_id=params.external_id,
         q=params.q,
     )
+    if params.need_kind is not None and spec.kind == "demands":
+        query.extra["need_kind"] = params.need_kind.value
     if isinstance(params, RecordListParams):
         query.sort, query.limit, query.offset = params.sort, params.limit, params.offset
     return query

@@ -149,6 +149,8 @@ def compute(
         "by_chain": _sorted_counts(grouped(Demand.field, records=True)),
         "region_flows": _sorted_counts((f"{a}→{d}", n) for a, d, n in flows),
         "landed_region_flows": _sorted_counts((f"{a}→{d}", n) for a, d, n in landed),
+        "by_need_kind": _sorted_counts(grouped(Demand.need_kind, records=True)),
+        "landed_by_need_kind": _sorted_counts(grouped(Demand.need_kind, where=Match.status == "landed", records=True)),
         "per_manager": [
             {"user_id": uid, "email": emails.get(uid), "by_status": counts, "total": sum(counts.values())}
             for uid, counts in sorted(managers.items())

@@ -1,5 +1,10 @@
 """The managers' review workflow: moves of a pairing through its life cycle, assignment, notes, disclosure, history.
 
+proposed (推荐) → shortlisted (初筛) → contacted (对接) → meeting (洽谈) → signed (签约) → landed (落地); any open
+stage may be rejected with a reason. landed and rejected are final; rejected pairings are never proposed again.
+A pairing reaches landed only with a technology contract and a landing record (carrier, date); contracts are recorded
+from signed on, and a landed pairing keeps at least one.
+
 The life cycle itself (statuses, allowed moves, reject reasons, labels) is the domain's: :mod:`matchmaker.domain`.
 """
 
@@ -15,6 +20,7 @@ from sqlalchemy.orm import Session
 from matchmaker.domain import MATCH_STATUSES, REJECT_REASONS, allowed_moves, with_article
 from matchmaker.errors import Conflict, NotFound, ValidationFailed, field_error
 from matchmaker.models import Achievement, Demand, Match, MatchEvent, User, utcnow
+from matchmaker.models.landing import Landing, TechContract
 from matchmaker.services.access import Masking, Principal, masking, require_staff
 from matchmaker.services.audit import audit
 from matchmaker.services.matching import achievement_brief, demand_brief
@@ -31,6 +37,7 @@ class MatchQuery:
     run_id: int | None = None
     demand_id: int | None = None
     achievement_id: int | None = None
+    need_kind: str | None = None
     limit: int = 50
     offset: int = 0
     achievement_regions: tuple[str, ...] = ()  # with ``regions``: a region flow (北京 → 天津)
@@ -93,6 +100,8 @@ def list_matches(session: Session, query: MatchQuery, principal: Principal | Non
         stmt = stmt.where(Match.demand_id == query.demand_id)
     if query.achievement_id is not None:
         stmt = stmt.where(Match.achievement_id == query.achievement_id)
+    if query.need_kind is not None:
+        stmt = stmt.where(Demand.need_kind == query.need_kind)
     if query.achievement_regions:
         stmt = stmt.where(Achievement.region.in_(query.achievement_regions))
     if query.score_min is not None:
@@ -168,6 +177,8 @@ def update_match(session: Session, match_id: int, changes: dict[str, Any], princ
                 fields=[field_error("status", f"allowed: {moves}")],
                 allowed=list(allowed),
             )
+        if status == "landed":
+            require_landing_ready(session, match)
         reason = changes.get("reject_reason")
         if status == "rejected" and reason not in REJECT_REASONS:
             raise ValidationFailed(
@@ -234,3 +245,64 @@ def history(session: Session, match_id: int, principal: Principal | None) -> lis
         }
         for e in events
     ]
+
+
+CONTRACT_STAGES = ("signed", "landed")
+
+
+def landing_blockers(session: Session, match_id: int) -> list[str]:
+    """What a pairing still lacks to be 落地 (landed): a technology contract, a landing record."""
+    missing = []
+    if session.scalar(select(func.count()).where(TechContract.match_id == match_id)) == 0:
+        missing.append("contract")
+    if session.scalar(select(func.count()).where(Landing.match_id == match_id)) == 0:
+        missing.append("landing")
+    return missing
+
+
+def require_landing_ready(session: Session, match: Match) -> None:
+    """409 naming what is missing when a pairing would land without a contract or without a landing record."""
+    missing = landing_blockers(session, match.id)
+    if not missing:
+        return
+    why = {
+        "contract": f"没有技术合同 (no technology contract): record one with POST /api/v1/matches/{match.id}/contracts",
+        "landing": f"没有落地记录 (no carrier and date): record it with POST /api/v1/matches/{match.id}/landing",
+    }
+    raise Conflict(
+        "不能标记为落地 (cannot move to landed): " + "; ".join(why[m] for m in missing),
+        fields=[field_error("status", why[m]) for m in missing],
+        missing=missing,
+    )
+
+
+def require_contract_stage(match: Match) -> None:
+    """409 unless the pairing has reached 签约 (contracts are recorded for signed and landed pairings)."""
+    if match.status not in CONTRACT_STAGES:
+        raise Conflict(
+            f"合同只能在签约后登记 (a contract is recorded once the pairing is signed; this one is {match.status})",
+            fields=[field_error("match_id", f"status is {match.status}, not signed or landed")],
+            status=match.status,
+        )
+
+
+def require_signed_for_landing(match: Match) -> None:
+    """409 unless the pairing is signed (the only stage that moves to landed)."""
+    if match.status != "signed":
+        raise Conflict(
+            f"只有已签约的对接可以落地 (only a signed pairing lands; this one is {match.status})",
+            fields=[field_error("match_id", f"status is {match.status}, not signed")],
+            status=match.status,
+        )
+
+
+def require_contract_kept(session: Session, match: Match) -> None:
+    """409 when the last contract of a landed pairing would be deleted."""
+    if (
+        match.status == "landed"
+        and (session.scalar(select(func.count()).where(TechContract.match_id == match.id)) or 0) <= 1
+    ):
+        raise Conflict(
+            "落地的对接至少保留一份技术合同 (a landed pairing keeps at least one contract)",
+            fields=[field_error("contract", "the last contract of a landed pairing")],
+        )

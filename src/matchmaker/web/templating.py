@@ -33,6 +33,7 @@ NAV: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("nav.my_needs", "/my/needs", ("enterprise",)),
     ("nav.my_achievements", "/my/achievements", ("institution",)),
     ("nav.events", "/events", ("admin", "manager", "enterprise", "institution")),
+    ("nav.targets", "/targets", STAFF),
 )
 
 

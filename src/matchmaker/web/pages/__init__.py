@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from matchmaker.web.pages import account, dashboard, events, imports, pairing, queue, records, runs
+from matchmaker.web.pages import account, dashboard, events, imports, pairing, queue, records, runs, targets
 
 PAGE_ROUTERS: tuple[APIRouter, ...] = (
     account.router,
@@ -15,4 +15,5 @@ PAGE_ROUTERS: tuple[APIRouter, ...] = (
     dashboard.router,
     imports.router,
     events.router,
+    targets.router,
 )
