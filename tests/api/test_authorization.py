@@ -131,6 +131,22 @@ MATRIX: list[tuple[str, str, dict[str, Any] | None, tuple[int, ...]]] = [
     ("GET", "/api/v1/demands/export?format=csv", None, (200, 200, 200, 200, 200, 200)),
     ("POST", "/api/v1/imports/achievements", "upload", (200, 200, 403, 403, 200, 200)),
     ("POST", "/api/v1/imports/demands", "upload", (200, 200, 200, 200, 403, 403)),
+    ("GET", "/api/v1/duplicates", None, (200, 200, 403, 403, 403, 403)),
+    ("POST", "/api/v1/duplicates/scan", {"kind": "demands"}, (200, 200, 403, 403, 403, 403)),
+    (
+        "POST",
+        "/api/v1/duplicates/merge",
+        {"kind": "achievements", "survivor_id": 999999, "record_ids": [999998]},
+        (404, 404, 403, 403, 403, 403),
+    ),
+    ("GET", "/api/v1/duplicates/merges", None, (200, 200, 403, 403, 403, 403)),
+    ("POST", "/api/v1/duplicates/merges/999999/undo", None, (404, 404, 403, 403, 403, 403)),
+    (
+        "POST",
+        "/api/v1/duplicates/not-duplicates",
+        {"kind": "achievements", "record_ids": [999998, 999999]},
+        (404, 404, 403, 403, 403, 403),
+    ),
 ]
 
 

@@ -19,7 +19,7 @@ from matchmaker.services.transfer import MEDIA_TYPES
 
 router = APIRouter(tags=["matching"])
 
-MATCH_PARAMS = {"k", "constraints", "field", "region", "trl_min", "trl_max", "modes"}
+MATCH_PARAMS = {"k", "constraints", "field", "region", "trl_min", "trl_max", "modes", "collapse"}
 K = Annotated[int, Query(ge=1, le=100, description="how many pairings (1–100)")]
 Policy = Annotated[ConstraintPolicy, Query(description="flag: keep violators ranked down and marked; strict: drop")]
 ListParam = Annotated[list[str] | None, Query()]
@@ -48,6 +48,7 @@ class MatchParams:
     k: int
     constraints: ConstraintPolicy
     filters: svc.MatchFilters
+    collapse: bool = True
 
 
 async def match_params(  # async: no I/O, so it runs on the event loop rather than in a worker thread
@@ -59,11 +60,12 @@ async def match_params(  # async: no I/O, so it runs on the event loop rather th
     trl_min: Annotated[int | None, Query(ge=1, le=9)] = None,
     trl_max: Annotated[int | None, Query(ge=1, le=9)] = None,
     modes: ListParam = None,
+    collapse: Annotated[bool, Query(description="one record per duplicate group (false: every copy)")] = True,
 ) -> MatchParams:
     """Validate the match parameters; an unknown one answers 422 (a typo must not silently widen a filter)."""
     reject_unknown_params(request, MATCH_PARAMS)
     filters = _filters(field=field, region=region, trl_min=trl_min, trl_max=trl_max, modes=modes)
-    return MatchParams(k=k, constraints=constraints, filters=filters)
+    return MatchParams(k=k, constraints=constraints, filters=filters, collapse=collapse)
 
 
 MatchParamsDep = Annotated[MatchParams, Depends(match_params)]
@@ -82,6 +84,7 @@ async def _matches(
             policy=params.constraints,
             filters=params.filters,
             principal=principal,
+            collapse=params.collapse,
         )
         return {"items": items, "k": params.k, "constraints": params.constraints}
 
@@ -131,6 +134,7 @@ class SearchRequest(BaseModel):
     k: int = Field(default=10, ge=1, le=100)
     constraints: ConstraintPolicy = "flag"
     filters: svc.MatchFilters = Field(default_factory=svc.MatchFilters)
+    collapse: bool = Field(default=True, description="one record per duplicate group (false: every copy)")
 
 
 @router.post("/search", summary="Free-text search")
@@ -145,6 +149,7 @@ def search(body: SearchRequest, request: Request, session: SessionDep, principal
         filters=body.filters,
         policy=body.constraints,
         principal=principal,
+        collapse=body.collapse,
     )
     return {"items": items, "k": body.k, "target": body.target}
 

@@ -32,6 +32,7 @@ from matchmaker.services.access import (
     require_staff,
 )
 from matchmaker.services.indexing import DOC_COLUMNS, SearchService, doc_from_row, to_doc
+from matchmaker.services.duplicates import group_representatives
 from matchmaker.services.records import ACHIEVEMENTS, DEMANDS
 
 log = logging.getLogger("matchmaker.matching")
@@ -171,6 +172,22 @@ def _hydrate(
     return items
 
 
+def collapse_duplicates(session: Session, target: Target, lists: list[list[Ranked]], k: int) -> list[list[Ranked]]:
+    """One record per duplicate group in each ranked list (the best ranked of the group stays), cut to k."""
+    reps = group_representatives(session, target, sorted({r.id for rs in lists for r in rs}))
+    out = []
+    for ranked in lists:
+        seen: set[int] = set()
+        kept = []
+        for r in ranked:
+            group = reps.get(r.id, r.id)
+            if group not in seen:
+                seen.add(group)
+                kept.append(r)
+        out.append(kept[:k])
+    return out
+
+
 def _check_k(k: int) -> None:
     if not 1 <= k <= 100:
         raise ValidationFailed("k must be between 1 and 100", fields=[field_error("k", "must be between 1 and 100")])
@@ -187,8 +204,10 @@ def match_record(
     filters: MatchFilters | None = None,
     today: date | None = None,
     principal: Principal | None = None,
+    collapse: bool = True,
 ) -> list[dict[str, Any]]:
-    """Ranked pairings for one need (achievements) or one achievement (needs), for its own organisation or staff."""
+    """Ranked pairings for one need (achievements) or one achievement (needs), for its own organisation or staff;
+    with ``collapse``, one record per duplicate group."""
     _check_k(k)
     spec = DEMANDS if source == "demands" else ACHIEVEMENTS
     require_role(principal, (WRITES[source],), f"rank pairings for {source}")
@@ -203,9 +222,11 @@ def match_record(
     target: Target = "achievements" if source == "demands" else "demands"
     doc = doc_from_row(source, row)
     flt = (filters or MatchFilters()).to_filter(target)
+    fetch = 2 * k if collapse else k  # room for the copies the collapse drops
     ranked = search.matcher.match(
-        Query(text=doc.text, facts=doc.facts), target, k=k, flt=flt, policy=policy, today=today
+        Query(text=doc.text, facts=doc.facts), target, k=fetch, flt=flt, policy=policy, today=today
     )
+    ranked = collapse_duplicates(session, target, [ranked], k)[0] if collapse else ranked
     return _hydrate(session, target, ranked, principal)
 
 
@@ -219,8 +240,9 @@ def search_text(
     filters: MatchFilters | None = None,
     policy: ConstraintPolicy = "flag",
     principal: Principal | None = None,
+    collapse: bool = True,
 ) -> list[dict[str, Any]]:
-    """Rank one list for a free text (a need typed during a phone call, say)."""
+    """Rank one list for a free text (a need typed during a phone call, say); one record per duplicate group."""
     _check_k(k)
     if target == "demands":
         require_role(principal, ("institution",), "search the demand list")
@@ -234,7 +256,8 @@ def search_text(
             limit=MAX_QUERY_CHARS,
         )
     flt = (filters or MatchFilters()).to_filter(target)
-    ranked = search.matcher.match(Query(text=text), target, k=k, flt=flt, policy=policy)
+    ranked = search.matcher.match(Query(text=text), target, k=2 * k if collapse else k, flt=flt, policy=policy)
+    ranked = collapse_duplicates(session, target, [ranked], k)[0] if collapse else ranked
     return _hydrate(session, target, ranked, principal)
 
 
@@ -328,15 +351,16 @@ def execute_run(
             ranked = search.matcher.match_many(
                 [Query(text=d.text, facts=d.facts) for d in docs],
                 "achievements",
-                k=k + extra,
+                k=2 * k + extra,  # room for the decided pairings and the duplicate copies dropped below
                 flt=flt,
                 policy=policy,
                 today=today,
             )
             trimmed = [
-                [r for r in rs if r.id not in decided.get(d.id, set())][:k] for d, rs in zip(batch, ranked, strict=True)
+                [r for r in rs if r.id not in decided.get(d.id, set())] for d, rs in zip(batch, ranked, strict=True)
             ]
-            return batch, trimmed
+            with session_factory() as s:
+                return batch, collapse_duplicates(s, "achievements", trimmed, k)
 
         with ThreadPoolExecutor(max_workers=workers) as pool:
             for batch, ranked in pool.map(rank_batch, batches):
