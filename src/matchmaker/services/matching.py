@@ -31,8 +31,8 @@ from matchmaker.services.access import (
     require_role,
     require_staff,
 )
-from matchmaker.services.indexing import DOC_COLUMNS, SearchService, doc_from_row, to_doc
 from matchmaker.services.duplicates import group_representatives
+from matchmaker.services.indexing import DOC_COLUMNS, SearchService, doc_from_row, to_doc
 from matchmaker.services.records import ACHIEVEMENTS, DEMANDS
 
 log = logging.getLogger("matchmaker.matching")
