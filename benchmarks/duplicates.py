@@ -19,6 +19,7 @@ Also reported: how many planted copies the scan found (recall on planted pairs) 
 from __future__ import annotations
 
 import argparse
+import os
 import time
 from pathlib import Path
 
@@ -36,6 +37,7 @@ from _common import (
     write_results,
 )
 from matchmaker.search.duplicates import DuplicateDetector, DupRecord, duplicate_groups
+from matchmaker.search.index import set_faiss_threads
 from matchmaker.search.text import to_traditional
 
 SCAN_TARGET_S = 60.0
@@ -60,6 +62,7 @@ def main() -> None:
     ap.add_argument("--checks", type=int, default=300)
     ap.add_argument("--tiny", action="store_true", help="1,000 records, 20 checks (smoke test)")
     ap.add_argument("--out", type=Path)
+    ap.add_argument("--faiss-threads", type=int, default=1, help="OpenMP threads of FAISS (the service's default: 1)")
     args = ap.parse_args()
     if args.tiny:
         args.n, args.checks = 1_000, 20
@@ -85,7 +88,10 @@ def main() -> None:
         records.append(DupRecord(copy_id, "", text, records[o].owner, None, records[o].field, vec))
         planted.add((records[o].id, copy_id))
 
+    set_faiss_threads(args.faiss_threads)
     log(f"scanning {len(records)} records ...")
+    load_before = os.getloadavg()[0]
+    cpu_started = time.process_time()
     started = time.perf_counter()
     detector = DuplicateDetector()
     detector.add(records)
@@ -93,6 +99,8 @@ def main() -> None:
     pairs = detector.scan()
     groups = duplicate_groups(pairs)
     scan_s = time.perf_counter() - started
+    scan_cpu_s = time.process_time() - cpu_started
+    load_after = os.getloadavg()[0]
     found = {(p.a, p.b) for p in pairs}
     recall = len(found & planted) / len(planted) if planted else 1.0
 
@@ -131,6 +139,9 @@ def main() -> None:
             "planted_copies": len(planted),
             "scan_s": round(scan_s, 2),
             "add_s": round(added, 2),
+            "scan_cpu_s": round(scan_cpu_s, 2),
+            "load_average_1min": [round(load_before, 2), round(load_after, 2)],
+            "faiss_threads": args.faiss_threads,
             "pairs": len(pairs),
             "groups": len(groups),
             "planted_recall": round(recall, 4),

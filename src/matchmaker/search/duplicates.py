@@ -25,13 +25,14 @@ import math
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 from datasketch import LeanMinHash, MinHash, MinHashLSH
 
-from matchmaker.search.text import canonical
+from matchmaker.search.text import normalize_text, to_simplified
 
 NGRAM = 3
 NUM_PERM = 64  # ±0.06 on a Jaccard estimate; half the LSH work of 128
@@ -47,9 +48,24 @@ _NO_SHINGLES = np.zeros(0, dtype=np.uint32)
 Vector = npt.NDArray[np.float32]
 
 
+@lru_cache(maxsize=1)
+def _traditional_chars() -> frozenset[str]:
+    """Every CJK character that OpenCC t2s changes on its own (built once, about 0.3 s)."""
+    return frozenset(c for c in map(chr, range(0x3400, 0xA000)) if to_simplified(c) != c)
+
+
+def fast_canonical(text: str) -> str:
+    """:func:`canonical` (NFKC, Simplified, lower case), skipping OpenCC for a text with no Traditional character —
+    most texts: the conversion is the costliest step of preparing a record."""
+    form = normalize_text(text)
+    if not _traditional_chars().isdisjoint(form):
+        form = to_simplified(form)
+    return form.lower()
+
+
 def dedup_text(text: str) -> str:
     """The canonical character string compared by MinHash: NFKC, Simplified, lower case, letters/digits/CJK only."""
-    return _KEEP.sub("", canonical(text))
+    return _KEEP.sub("", fast_canonical(text))
 
 
 def shingle_hashes(text: str, n: int = NGRAM, *, canonical_form: str | None = None) -> npt.NDArray[np.uint32]:
@@ -69,7 +85,7 @@ def shingle_hashes(text: str, n: int = NGRAM, *, canonical_form: str | None = No
 
 def numbers_in(text: str, *, canonical_form: str | None = None) -> frozenset[str]:
     """The figures written in a text (after NFKC, so full-width digits count; 2.50 and 2.5 are one figure)."""
-    form = canonical_form if canonical_form is not None else canonical(text)
+    form = canonical_form if canonical_form is not None else fast_canonical(text)
     return frozenset(_trim(m.group(0)) for m in _NUMBER.finditer(form))
 
 
@@ -155,7 +171,7 @@ class _Entry:
     __slots__ = ("shingles", "numbers", "owner", "ext", "field")
 
     def __init__(self, record: DupRecord) -> None:
-        form = canonical(record.text)  # once: OpenCC is the costliest step
+        form = fast_canonical(record.text)  # once per record
         self.shingles = shingle_hashes("", canonical_form=form)
         self.numbers = numbers_in("", canonical_form=form)
         self.owner = normalise_name(record.owner)
@@ -193,6 +209,7 @@ class DuplicateDetector:
         self._entries: list[_Entry] = []
         self._vectors: list[npt.NDArray[np.float32] | None] = []
         self._by_ext: dict[str, list[int]] = {}
+        self._codes: dict[str, dict[str, int]] = {"owner": {"": 0}, "field": {"": 0}, "ext": {"": 0}}
         self._index: object | None = None  # FAISS index over the rows that have vectors
         self._index_rows: npt.NDArray[np.int64] = np.zeros(0, dtype=np.int64)
 
@@ -254,6 +271,56 @@ class DuplicateDetector:
         self._index = index
 
     # ------------------------------------------------------------------------------------------------ scoring
+    def _code(self, what: str, value: str) -> int:
+        table = self._codes[what]
+        return table.setdefault(value, len(table))
+
+    def _score_many(
+        self, ra: npt.NDArray[np.int64], rb: npt.NDArray[np.int64], all_candidates: bool
+    ) -> list[ScoredPair]:
+        """The features of many candidate pairs at once (numpy), then their probabilities."""
+        if len(ra) == 0:
+            return []
+        sigs = np.stack(self._signatures)
+        dim = next((len(v) for v in self._vectors if v is not None), 1)
+        has = np.array([v is not None for v in self._vectors])
+        vecs = np.zeros((len(self._vectors), dim), dtype=np.float32)
+        if has.any():
+            vecs[has] = np.stack([v for v in self._vectors if v is not None])
+        codes = {
+            what: np.array([self._code(what, getattr(e, what)) for e in self._entries], dtype=np.int64)
+            for what in ("owner", "field", "ext")
+        }
+        out: list[ScoredPair] = []
+        weights = np.array([self.model.weights.get(f, 0.0) for f in FEATURES])
+        for start in range(0, len(ra), 50_000):
+            a, b = ra[start : start + 50_000], rb[start : start + 50_000]
+            feats = np.zeros((len(a), len(FEATURES)))
+            feats[:, 0] = (sigs[a] == sigs[b]).sum(axis=1) / self.num_perm
+            feats[:, 1] = np.einsum("ij,ij->i", vecs[a], vecs[b])
+            nums = [
+                (self._entries[x].numbers, self._entries[y].numbers)
+                for x, y in zip(a.tolist(), b.tolist(), strict=True)
+            ]
+            feats[:, 2] = [len(m & n) / len(m | n) if len(m | n) >= 2 else 0.0 for m, n in nums]
+            oa, ob = codes["owner"][a], codes["owner"][b]
+            feats[:, 3] = (oa > 0) & (oa == ob)
+            feats[:, 4] = (oa > 0) & (ob > 0) & (oa != ob)
+            feats[:, 5] = (codes["ext"][a] > 0) & (codes["ext"][a] == codes["ext"][b])
+            feats[:, 6] = (codes["field"][a] > 0) & (codes["field"][a] == codes["field"][b])
+            prob = 1.0 / (1.0 + np.exp(-(self.model.intercept + feats @ weights)))
+            keep = np.arange(len(a)) if all_candidates else np.flatnonzero(prob >= self.model.threshold)
+            for i in keep.tolist():
+                x, y = self.ids[int(a[i])], self.ids[int(b[i])]
+                lo, hi = (x, y) if x < y else (y, x)
+                p = float(prob[i])
+                out.append(
+                    ScoredPair(
+                        lo, hi, p, p >= self.model.threshold, dict(zip(FEATURES, feats[i].tolist(), strict=True))
+                    )
+                )
+        return out
+
     def _features(self, rb: int, sig_a: npt.NDArray[np.uint32], ea: _Entry, va: Vector | None) -> dict[str, float]:
         eb = self._entries[rb]
         vb = self._vectors[rb]
@@ -325,11 +392,8 @@ class DuplicateDetector:
             ok = (nrows >= 0) & (sims >= self.cosine_floor) & (nrows != chunk[:, None])
             for r, o in zip(np.broadcast_to(chunk[:, None], ok.shape)[ok].tolist(), nrows[ok].tolist(), strict=True):
                 candidates.add((r, o) if r < o else (o, r))
-        out: list[ScoredPair] = []
-        for ra, rb in candidates:
-            pair = self._score(self.ids[ra], rb, self._signatures[ra], self._entries[ra], self._vectors[ra])
-            if all_candidates or pair.duplicate:
-                out.append(pair)
+        pairs = np.array(sorted(candidates), dtype=np.int64).reshape(-1, 2)
+        out = self._score_many(pairs[:, 0], pairs[:, 1], all_candidates)
         return sorted(out, key=lambda p: (-p.probability, p.a, p.b))
 
 
