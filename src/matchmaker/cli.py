@@ -14,6 +14,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from sqlalchemy.engine import Engine
 
 from matchmaker import db
+from matchmaker.cli_listings import duplicates_app
 from matchmaker.config import Settings
 from matchmaker.errors import MatchmakerError
 from matchmaker.services.indexing import SearchService, build_search_service
@@ -25,6 +26,7 @@ app = typer.Typer(
 )
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
+app.add_typer(duplicates_app, name="duplicates")
 console = Console(stderr=True)
 
 
