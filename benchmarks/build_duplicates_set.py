@@ -2,6 +2,9 @@
 
     python benchmarks/build_duplicates_set.py
 
+(also writes the demo copies bundled with the sample lists, data/sample/achievements-copies.jsonl and
+demands-copies.jsonl; the labelled sets read only the sample lists themselves.)
+
 Each split holds one half of the sample lists (dev: even rows, test: odd rows) plus copies of some of its records, the
 way they arrive from other centres:
 
@@ -262,7 +265,50 @@ def build(parity: int, seed: int) -> dict[str, Any]:
     }
 
 
+# Copies bundled with the sample lists for the demo (data/sample/*-copies.jsonl): (row, how, new external id, region)
+DEMO_COPIES = {
+    "achievements": [
+        (0, "traditional", "TJ-P1-2024-910", "天津"),
+        (0, "english", "BJ-EN-2024-011", "北京"),
+        (46, "english", "TJ-EN-2025-108", "天津"),
+        (77, "traditional+edit", "HB-P2-2024-377", "河北"),
+        (100, "edit", "TJ-P2-2025-512", "天津"),
+        (13, "english", "BJ-EN-2024-038", "北京"),
+    ],
+    "demands": [(0, "traditional", "HB-D-2025-901", "河北"), (5, "edit", "BJ-D-2025-905", "北京")],
+}
+
+
+def demo_copies() -> dict[str, list[dict[str, Any]]]:
+    """Copies of a few sample records, in the sample lists' own format."""
+    rng = random.Random(5)
+    out: dict[str, list[dict[str, Any]]] = {}
+    for kind, plan in DEMO_COPIES.items():
+        rows = _read(f"{kind}.jsonl")
+        body_key, owner_key = ("summary", "owner") if kind == "achievements" else ("description", "enterprise")
+        copies = []
+        for i, how, ext, region in plan:
+            row = dict(rows[i])
+            if how == "english":
+                row["title"], row[body_key], row[owner_key] = ENGLISH[i]
+                row["keywords"] = []
+            if "edit" in how:
+                row["title"], row[body_key] = edit_title(row["title"], rng), edit(row[body_key], rng)
+            if "traditional" in how:
+                row["title"], row[body_key] = to_traditional(row["title"])[1], to_traditional(row[body_key])[1]
+                row[owner_key] = to_traditional(row[owner_key])[1] if row.get(owner_key) else row.get(owner_key)
+                row["keywords"] = [to_traditional(k)[1] for k in row.get("keywords") or []]
+            row["external_id"], row["region"] = ext, region
+            copies.append(row)
+        out[kind] = copies
+    return out
+
+
 def main() -> None:
+    for kind, rows in demo_copies().items():
+        path = SAMPLE / f"{kind}-copies.jsonl"
+        path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+        print(f"{path}: {len(rows)} copies")  # noqa: T201
     for name, parity, seed in (("dev", 0, 11), ("test", 1, 23)):
         data = build(parity, seed)
         path = OUT / f"duplicates-{name}.json"

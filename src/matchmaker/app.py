@@ -19,10 +19,11 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from matchmaker import db
-from matchmaker.api import auth, duplicates, health, imports, matches, matching, records
+from matchmaker.api import auth, duplicates, health, imports, matches, matching, records, stale
 from matchmaker.config import Settings
 from matchmaker.errors import MatchmakerError
 from matchmaker.services.indexing import SearchService, build_search_service
+from matchmaker.services.staleness import StaleJob, StalePolicy
 
 log = logging.getLogger("matchmaker")
 
@@ -189,6 +190,15 @@ def _log_progress(kind: str, done: int, total: int) -> None:
         log.info("embedding %s: %d/%d", kind, done, total)
 
 
+def start_stale_job(settings: Settings, session_factory: Any) -> StaleJob | None:
+    """The periodic stale-listing job of this process (none when its interval is 0)."""
+    if settings.stale_check_interval_s <= 0:
+        return None
+    job = StaleJob(session_factory, StalePolicy.from_settings(settings), settings.stale_check_interval_s)
+    job.start()
+    return job
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the application; the database engine is made in the lifespan, not at import time."""
     settings = settings or Settings()
@@ -203,6 +213,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         runner = ThreadPoolExecutor(max_workers=1, thread_name_prefix="matchmaker-run")
         app.state.run_in_background = lambda fn, *args: runner.submit(fn, *args)
         app.state.search = build_search(settings, session_factory) if settings.search_enabled else None
+        app.state.stale_job = start_stale_job(settings, session_factory)
         # What start-up built (the model, the indexes, the ORM's and the libraries' own objects) lives as long as
         # the process: moved out of the collector's generations, full collections no longer walk it per request.
         gc.collect()
@@ -211,6 +222,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             yield
         finally:
             runner.shutdown(wait=True, cancel_futures=True)
+            if app.state.stale_job is not None:
+                app.state.stale_job.stop()
             if app.state.search is not None:
                 app.state.search.stop()
             engine.dispose()
@@ -235,6 +248,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(matches.router, prefix="/api/v1")
     app.include_router(auth.router, prefix="/api/v1")
     app.include_router(duplicates.router, prefix="/api/v1")
+    app.include_router(stale.router, prefix="/api/v1")
     return app
 
 

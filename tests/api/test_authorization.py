@@ -147,6 +147,11 @@ MATRIX: list[tuple[str, str, dict[str, Any] | None, tuple[int, ...]]] = [
         {"kind": "achievements", "record_ids": [999998, 999999]},
         (404, 404, 403, 403, 403, 403),
     ),
+    ("GET", "/api/v1/stale", None, (200, 200, 200, 200, 200, 200)),
+    ("GET", "/api/v1/stale?kind=achievements", None, (200, 200, 200, 200, 200, 200)),
+    ("POST", "/api/v1/stale/demands/{dem_a}/confirm", None, (200, 200, 200, 404, 403, 403)),
+    ("POST", "/api/v1/stale/achievements/{ach_b}/close", None, (200, 200, 403, 403, 404, 200)),
+    ("POST", "/api/v1/stale/check", None, (200, 200, 403, 403, 403, 403)),
 ]
 
 

@@ -170,6 +170,7 @@ class RunRequest(BaseModel):
         default_factory=svc.MatchFilters, description="which achievements may be proposed"
     )
     constraints: ConstraintPolicy = "flag"
+    skip_stale: bool = Field(default=False, description="leave out needs and achievements flagged stale")
 
 
 @router.post("/matching-runs", status_code=status.HTTP_202_ACCEPTED, summary="Start a matching run")
@@ -186,6 +187,7 @@ def start_run(
         constraints=body.constraints,
         model=search_service.embedder.name,
         principal=principal,
+        skip_stale=body.skip_stale,
     )
     # The session commits when this function returns (before the response and before background tasks).
     tasks.add_task(

@@ -15,6 +15,7 @@ from matchmaker.errors import ValidationFailed, field_error
 from matchmaker.models import Achievement, Demand, Embedding
 from matchmaker.models.dedup import DuplicateCandidate, MergedRecord
 from matchmaker.search.duplicates import DuplicateDetector, DupRecord, ScoredPair, duplicate_groups
+from matchmaker.search.matcher import Ranked, Target
 from matchmaker.services.access import Principal, require_staff
 
 KINDS = ("achievements", "demands")
@@ -230,6 +231,22 @@ def group_representatives(session: Session, kind: str, ids: Sequence[int]) -> di
         DuplicateCandidate.record_b.in_(list(ids)),
     )
     return {rid: g[0] for g in duplicate_groups([(a, b) for a, b in session.execute(stmt)]) for rid in g}
+
+
+def collapse_duplicates(session: Session, target: Target, lists: list[list[Ranked]], k: int) -> list[list[Ranked]]:
+    """One record per duplicate group in each ranked list (the best ranked of the group stays), cut to k."""
+    reps = group_representatives(session, target, sorted({r.id for rs in lists for r in rs}))
+    out = []
+    for ranked in lists:
+        seen: set[int] = set()
+        kept = []
+        for r in ranked:
+            group = reps.get(r.id, r.id)
+            if group not in seen:
+                seen.add(group)
+                kept.append(r)
+        out.append(kept[:k])
+    return out
 
 
 def merged_into(session: Session, kind: str, record_id: int) -> int | None:

@@ -31,9 +31,10 @@ from matchmaker.services.access import (
     require_role,
     require_staff,
 )
-from matchmaker.services.duplicates import group_representatives
+from matchmaker.services.duplicates import collapse_duplicates
 from matchmaker.services.indexing import DOC_COLUMNS, SearchService, doc_from_row, to_doc
 from matchmaker.services.records import ACHIEVEMENTS, DEMANDS
+from matchmaker.services.staleness import stale_ids
 
 log = logging.getLogger("matchmaker.matching")
 
@@ -172,22 +173,6 @@ def _hydrate(
     return items
 
 
-def collapse_duplicates(session: Session, target: Target, lists: list[list[Ranked]], k: int) -> list[list[Ranked]]:
-    """One record per duplicate group in each ranked list (the best ranked of the group stays), cut to k."""
-    reps = group_representatives(session, target, sorted({r.id for rs in lists for r in rs}))
-    out = []
-    for ranked in lists:
-        seen: set[int] = set()
-        kept = []
-        for r in ranked:
-            group = reps.get(r.id, r.id)
-            if group not in seen:
-                seen.add(group)
-                kept.append(r)
-        out.append(kept[:k])
-    return out
-
-
 def _check_k(k: int) -> None:
     if not 1 <= k <= 100:
         raise ValidationFailed("k must be between 1 and 100", fields=[field_error("k", "must be between 1 and 100")])
@@ -273,6 +258,7 @@ def create_run(
     constraints: ConstraintPolicy,
     model: str,
     principal: Principal | None = None,
+    skip_stale: bool = False,
 ) -> MatchingRun:
     """Record a queued run (the caller starts it after the commit); managers and admins only."""
     require_staff(principal, "start matching runs")
@@ -284,7 +270,11 @@ def create_run(
         k=k,
         constraints=constraints,
         model=model,
-        filters={"demands": filters.model_dump(), "achievements": achievement_filters.model_dump()},
+        filters={
+            "demands": filters.model_dump(),
+            "achievements": achievement_filters.model_dump(),
+            "skip_stale": skip_stale,
+        },
     )
     session.add(run)
     session.flush()
@@ -328,12 +318,16 @@ def execute_run(
         if need_filters.region:
             stmt = stmt.where(Demand.region.in_(need_filters.region))
         needs = list(session.scalars(stmt))
+        skipped = stale_ids(session, "achievements") if run.filters.get("skip_stale") else set()
+        if run.filters.get("skip_stale"):  # closed records are never ranked; stale ones on request
+            stale_needs = stale_ids(session, "demands")
+            needs = [n for n in needs if n.id not in stale_needs]
         run.total = len(needs)
         k, policy = run.k, cast(ConstraintPolicy, run.constraints)
         session.commit()
     try:
         search.sync()
-        flt = offer_filters.to_filter("achievements")
+        flt = offer_filters.to_filter("achievements", exclude=sorted(skipped))
         batches = [needs[i : i + batch_size] for i in range(0, len(needs), batch_size)]
 
         def rank_batch(batch: list[Demand]) -> tuple[list[Demand], list[list[Ranked]]]:
