@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query, Request
 
 from matchmaker.api.deps import PrincipalDep, SessionDep
 from matchmaker.models.dedup import DuplicateMerge
-from matchmaker.schemas_listings import (
+from matchmaker.schemas.listings import (
     DupKind,
     DuplicateGroupList,
     DuplicateScanRead,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 
 from matchmaker.api.deps import PrincipalDep, SessionDep
-from matchmaker.schemas_listings import DupKind, StaleCheckRead, StaleCloseRead, StaleConfirmRead, StaleList, StalePass
+from matchmaker.schemas.listings import DupKind, StaleCheckRead, StaleCloseRead, StaleConfirmRead, StaleList, StalePass
 from matchmaker.services import staleness as svc
 
 router = APIRouter(prefix="/stale", tags=["stale listings"])

@@ -12,14 +12,15 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from matchmaker.errors import ValidationFailed, field_error
+from matchmaker.kinds import SPECS, Kind
 from matchmaker.models import Achievement, Demand, Embedding
 from matchmaker.models.dedup import DuplicateCandidate, MergedRecord
 from matchmaker.search.duplicates import DuplicateDetector, DupRecord, ScoredPair, duplicate_groups
-from matchmaker.search.matcher import Ranked, Target
+from matchmaker.search.ranking import Ranked
 from matchmaker.services.access import Principal, require_staff
 
 KINDS = ("achievements", "demands")
-LIVE = {"achievements": ("draft", "active"), "demands": ("draft", "open")}
+LIVE = {kind: ("draft", spec.live_status) for kind, spec in SPECS.items()}  # drafts: copies are worth seeing early
 ROW_ID_BASE = -1_000_000  # import rows get negative ids in the detector: never equal to a record id
 
 
@@ -36,7 +37,7 @@ def _model(kind: str) -> Any:
 
 
 def _owner_of(kind: str, values: Any) -> str | None:
-    return values.owner if kind == "achievements" else values.enterprise
+    return getattr(values, SPECS[kind].org_column)
 
 
 def _body_of(kind: str, values: Any) -> str:
@@ -233,7 +234,7 @@ def group_representatives(session: Session, kind: str, ids: Sequence[int]) -> di
     return {rid: g[0] for g in duplicate_groups([(a, b) for a, b in session.execute(stmt)]) for rid in g}
 
 
-def collapse_duplicates(session: Session, target: Target, lists: list[list[Ranked]], k: int) -> list[list[Ranked]]:
+def collapse_duplicates(session: Session, target: Kind, lists: list[list[Ranked]], k: int) -> list[list[Ranked]]:
     """One record per duplicate group in each ranked list (the best ranked of the group stays), cut to k."""
     reps = group_representatives(session, target, sorted({r.id for rs in lists for r in rs}))
     out = []

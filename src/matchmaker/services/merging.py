@@ -17,12 +17,13 @@ from sqlalchemy import delete, inspect, select, update
 from sqlalchemy.orm import Session
 
 from matchmaker.errors import Conflict, NotFound, ValidationFailed, field_error
+from matchmaker.kinds import SPECS
 from matchmaker.models import AuditEntry, Match, MatchEvent, utcnow
 from matchmaker.models.dedup import DuplicateCandidate, DuplicateMerge, MergedRecord
 from matchmaker.services.access import Principal, require_staff
 from matchmaker.services.audit import actor_of, audit
 from matchmaker.services.duplicates import candidate_ids_touching, check_kind
-from matchmaker.services.records import SPECS, log_change
+from matchmaker.services.records import log_change
 
 _DATETIME = "__datetime__"
 _DATE = "__date__"

@@ -22,15 +22,16 @@ from sqlalchemy.orm import Session, sessionmaker
 from matchmaker import db
 from matchmaker.config import Settings
 from matchmaker.errors import NotFound
+from matchmaker.kinds import SPECS
 from matchmaker.models import Achievement, Demand, as_utc, utcnow
 from matchmaker.models.dedup import StaleFlag
 from matchmaker.services.access import Principal, may_write, require_staff, require_writer
 from matchmaker.services.audit import audit
 from matchmaker.services.duplicates import check_kind
-from matchmaker.services.records import SPECS, log_change
+from matchmaker.services.records import log_change
 
 log = logging.getLogger("matchmaker.staleness")
-LIVE = {"achievements": "active", "demands": "open"}
+LIVE = {kind: spec.live_status for kind, spec in SPECS.items()}
 CLOSED = {"achievements": "archived", "demands": "closed"}
 
 
@@ -128,9 +129,7 @@ def list_stale(
         .limit(limit)
     )
     if principal is not None and not principal.is_staff:
-        if principal.org_id is None or SPECS[kind].kind != {"enterprise": "demands", "institution": "achievements"}.get(
-            principal.role
-        ):
+        if principal.org_id is None or SPECS[kind].writer != principal.role:
             return []
         stmt = stmt.where(model.org_id == principal.org_id)
     return [
