@@ -25,6 +25,7 @@ TABLES_IN_DELETE_ORDER = (
     "duplicate_merges",
     "duplicate_candidates",
     "stale_flags",
+    "match_interests",
     "audit_log",
     "match_events",
     "matches",

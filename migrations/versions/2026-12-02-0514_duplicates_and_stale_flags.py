@@ -1,7 +1,7 @@
 """Duplicate candidates, merges with their undo journal, pointers from archived copies to survivors, stale flags.
 
 Revision ID: 03d0cb8f41d7
-Revises: 6bc35c9c3cbc
+Revises: c668faa4fbb9
 Create Date: 2026-12-02 05:14:37.422391
 """
 
@@ -14,7 +14,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision: str = "03d0cb8f41d7"
-down_revision: str | Sequence[str] | None = "6bc35c9c3cbc"
+down_revision: str | Sequence[str] | None = "c668faa4fbb9"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

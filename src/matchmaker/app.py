@@ -24,6 +24,7 @@ from matchmaker.config import Settings
 from matchmaker.errors import MatchmakerError
 from matchmaker.services.indexing import SearchService, build_search_service
 from matchmaker.services.staleness import StaleJob, StalePolicy
+from matchmaker.web import install as install_web
 
 log = logging.getLogger("matchmaker")
 
@@ -233,6 +234,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version="0.1.0",
         description=API_DESCRIPTION,
         lifespan=lifespan,
+        docs_url=None,  # /docs and /redoc come from the web package, with the vendored assets
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.metrics = Metrics()
@@ -249,6 +252,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(auth.router, prefix="/api/v1")
     app.include_router(duplicates.router, prefix="/api/v1")
     app.include_router(stale.router, prefix="/api/v1")
+    install_web(app)
     return app
 
 

@@ -259,3 +259,4 @@ class AuditEntry(Base):
 
 
 from matchmaker.models import dedup as dedup  # noqa: E402,F401  (duplicate and stale listings)
+from matchmaker.models.web import MatchInterest, SavedView  # noqa: E402, F401 - the web workspace
