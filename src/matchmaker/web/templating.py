@@ -26,6 +26,8 @@ STAFF = ("admin", "manager")
 NAV: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("nav.queue", "/queue", STAFF),
     ("nav.runs", "/runs", STAFF),
+    ("nav.duplicates", "/duplicates", STAFF),
+    ("nav.stale", "/stale", (*STAFF, "enterprise", "institution")),
 )
 
 
