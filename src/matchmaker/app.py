@@ -23,6 +23,7 @@ from matchmaker.api import (
     auth,
     concepts,
     contracts,
+    duplicates,
     event_schedule,
     events,
     health,
@@ -31,11 +32,13 @@ from matchmaker.api import (
     matching,
     records,
     resources,
+    stale,
     targets,
 )
 from matchmaker.config import Settings
 from matchmaker.errors import MatchmakerError
 from matchmaker.services.indexing import SearchService, build_search_service
+from matchmaker.services.staleness import StaleJob, StalePolicy
 from matchmaker.web import install as install_web
 
 log = logging.getLogger("matchmaker")
@@ -210,6 +213,15 @@ def _log_progress(kind: str, done: int, total: int) -> None:
         log.info("embedding %s: %d/%d", kind, done, total)
 
 
+def start_stale_job(settings: Settings, session_factory: Any) -> StaleJob | None:
+    """The periodic stale-listing job of this process (none when its interval is 0)."""
+    if settings.stale_check_interval_s <= 0:
+        return None
+    job = StaleJob(session_factory, StalePolicy.from_settings(settings), settings.stale_check_interval_s)
+    job.start()
+    return job
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the application; the database engine is made in the lifespan, not at import time."""
     settings = settings or Settings()
@@ -224,6 +236,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         runner = ThreadPoolExecutor(max_workers=1, thread_name_prefix="matchmaker-run")
         app.state.run_in_background = lambda fn, *args: runner.submit(fn, *args)
         app.state.search = build_search(settings, session_factory) if settings.search_enabled else None
+        app.state.stale_job = start_stale_job(settings, session_factory)
         # What start-up built (the model, the indexes, the ORM's and the libraries' own objects) lives as long as
         # the process: moved out of the collector's generations, full collections no longer walk it per request.
         gc.collect()
@@ -232,6 +245,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             yield
         finally:
             runner.shutdown(wait=True, cancel_futures=True)
+            if app.state.stale_job is not None:
+                app.state.stale_job.stop()
             if app.state.search is not None:
                 app.state.search.stop()
             engine.dispose()
@@ -263,6 +278,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(contracts.router, prefix="/api/v1")
     app.include_router(resources.router, prefix="/api/v1")
     app.include_router(targets.router, prefix="/api/v1")
+    app.include_router(duplicates.router, prefix="/api/v1")
+    app.include_router(stale.router, prefix="/api/v1")
     install_web(app)
     return app
 

@@ -15,6 +15,7 @@ from sqlalchemy.engine import Engine
 
 from matchmaker import db
 from matchmaker.cli_events import events_app
+from matchmaker.cli_listings import duplicates_app
 from matchmaker.cli_quality import thesaurus_app
 from matchmaker.config import Settings
 from matchmaker.errors import MatchmakerError
@@ -29,6 +30,7 @@ db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(events_app, name="event")
 app.add_typer(thesaurus_app, name="thesaurus")
+app.add_typer(duplicates_app, name="duplicates")
 console = Console(stderr=True)
 
 

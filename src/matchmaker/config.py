@@ -83,6 +83,19 @@ class Settings(BaseSettings):
         """The thesaurus file that seeds an empty thesaurus."""
         return self.thesaurus_starter or project_path("data") / "thesaurus" / "starter.jsonl"
 
+    stale_need_after_days: int = Field(
+        default=183, ge=1, description="A need not updated for this many days (or past its deadline) is stale."
+    )
+    stale_achievement_after_days: int = Field(
+        default=365, ge=1, description="An achievement not updated for this many days is stale."
+    )
+    stale_grace_days: int = Field(
+        default=30, ge=0, description="Days a stale record's owner has to confirm it before it is closed."
+    )
+    stale_check_interval_s: float = Field(
+        default=3600.0, ge=0, description="How often the stale-listing job runs in each process (0: never)."
+    )
+
     @property
     def resolved_database_url(self) -> str:
         """The database URL in use (the embedded SQLite file when none is configured)."""

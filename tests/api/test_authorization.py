@@ -245,6 +245,27 @@ MATRIX: list[tuple[str, str, dict[str, Any] | None, tuple[int, ...]]] = [
     ("GET", "/api/v1/stats/targets", None, (200, 200, 403, 403, 403, 403)),
     ("PUT", "/api/v1/stats/targets", {"year": 2026, "targets": {"events": 12}}, (200, 200, 403, 403, 403, 403)),
     ("GET", "/api/v1/stats/report?since=2026-01-01&until=2026-12-31", None, (200, 200, 403, 403, 403, 403)),
+    ("GET", "/api/v1/duplicates", None, (200, 200, 403, 403, 403, 403)),
+    ("POST", "/api/v1/duplicates/scan", {"kind": "demands"}, (200, 200, 403, 403, 403, 403)),
+    (
+        "POST",
+        "/api/v1/duplicates/merge",
+        {"kind": "achievements", "survivor_id": 999999, "record_ids": [999998]},
+        (404, 404, 403, 403, 403, 403),
+    ),
+    ("GET", "/api/v1/duplicates/merges", None, (200, 200, 403, 403, 403, 403)),
+    ("POST", "/api/v1/duplicates/merges/999999/undo", None, (404, 404, 403, 403, 403, 403)),
+    (
+        "POST",
+        "/api/v1/duplicates/not-duplicates",
+        {"kind": "achievements", "record_ids": [999998, 999999]},
+        (404, 404, 403, 403, 403, 403),
+    ),
+    ("GET", "/api/v1/stale", None, (200, 200, 200, 200, 200, 200)),
+    ("GET", "/api/v1/stale?kind=achievements", None, (200, 200, 200, 200, 200, 200)),
+    ("POST", "/api/v1/stale/demands/{dem_a}/confirm", None, (200, 200, 200, 404, 403, 403)),
+    ("POST", "/api/v1/stale/achievements/{ach_b}/close", None, (200, 200, 403, 403, 404, 200)),
+    ("POST", "/api/v1/stale/check", None, (200, 200, 403, 403, 403, 403)),
 ]
 
 

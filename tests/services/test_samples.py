@@ -48,11 +48,14 @@ def test_embedded_default_loads_samples_on_first_start_only(tmp_path: Path, samp
         assert client.get("/api/v1/achievements").status_code == 401
         login = client.post("/api/v1/auth/login", json={"email": "admin@localhost", "password": "first-admin-pw"})
         client.headers["Authorization"] = f"Bearer {login.json()['access_token']}"
-        assert client.get("/api/v1/achievements", params={"limit": 1}).json()["total"] == 300
+        assert client.get("/api/v1/achievements", params={"limit": 1}).json()["total"] == 306  # 300 + 6 demo copies
+        groups = client.get("/api/v1/duplicates", params={"kind": "achievements"}).json()["items"]
+        assert len(groups) >= 3  # the Traditional and edited copies, linked as the samples load
+        assert all(len(g["records"]) >= 2 for g in groups)
         demand_id = client.get("/api/v1/demands", params={"limit": 1}).json()["items"][0]["id"]
         assert client.get(f"/api/v1/demands/{demand_id}/matches", params={"k": 3}).json()["items"]
         achievement_id = client.get("/api/v1/achievements", params={"limit": 1}).json()["items"][0]["id"]
         assert client.delete(f"/api/v1/achievements/{achievement_id}").status_code == 204
     with TestClient(create_app(settings)) as client:  # a restart does not load them again (nor add an admin)
         client.headers["Authorization"] = f"Bearer {login.json()['access_token']}"
-        assert client.get("/api/v1/achievements", params={"limit": 1}).json()["total"] == 299
+        assert client.get("/api/v1/achievements", params={"limit": 1}).json()["total"] == 305

@@ -46,6 +46,7 @@ async def _matches(
             policy=params.constraints,
             filters=params,
             principal=principal,
+            collapse=params.collapse,
         )
         target: Kind = "achievements" if source == "demands" else "demands"
         return {
@@ -91,6 +92,7 @@ def search(body: SearchRequest, request: Request, session: SessionDep, principal
         filters=body.filters,
         policy=body.constraints,
         principal=principal,
+        collapse=body.collapse,
     )
     return {"items": items, "k": body.k, "target": body.target, "verdict": svc.verdict(items, body.target)}
 
@@ -111,6 +113,7 @@ def start_run(
         constraints=body.constraints,
         model=search_service.embedder.name,
         principal=principal,
+        skip_stale=body.skip_stale,
     )
     # The session commits when this function returns (before the response and before background tasks).
     tasks.add_task(

@@ -260,6 +260,7 @@ class AuditEntry(Base):
 
 
 from matchmaker.models import concepts as _concepts  # noqa: E402,F401  (the thesaurus table)
+from matchmaker.models import dedup as dedup  # noqa: E402,F401  (duplicate and stale listings)
 from matchmaker.models import events as _events  # noqa: E402, F401  (registers the event tables)
 from matchmaker.models import landing as landing  # noqa: E402  (contracts and landings)
 from matchmaker.models.web import MatchInterest, SavedView  # noqa: E402, F401 - the web workspace

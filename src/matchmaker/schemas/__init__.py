@@ -319,6 +319,22 @@ class RowError(BaseModel):
     message: str
 
 
+class RowDuplicate(BaseModel):
+    """One probable duplicate of an import row: an existing record or another row of the file."""
+
+    record_id: int | None = None
+    row: int | None = None
+    probability: float
+    evidence: dict[str, float]
+
+
+class RowDuplicates(BaseModel):
+    """The probable duplicates of one import row."""
+
+    row: int
+    duplicates: list[RowDuplicate]
+
+
 class ImportReport(BaseModel):
     """What an import did (or, with dry_run, would do)."""
 
@@ -332,3 +348,8 @@ class ImportReport(BaseModel):
     unchanged: int
     failed: int
     errors: list[RowError]
+    duplicates: list[RowDuplicates] = Field(
+        default_factory=list,
+        description="Rows with probable duplicates among the existing records (record_id) or other rows (row); "
+        "the real import keeps them and links them as duplicate candidates for review.",
+    )

@@ -34,6 +34,7 @@ class MatchParams(MatchFilters):
     constraints: ConstraintPolicy = Field(
         default="flag", description="flag: keep violators ranked down and marked; strict: drop"
     )
+    collapse: bool = Field(default=True, description="one record per duplicate group (false: every copy)")
 
 
 class AchievementBrief(BaseModel):
@@ -136,6 +137,7 @@ class SearchRequest(BaseModel):
     k: int = Field(default=10, ge=1, le=100)
     constraints: ConstraintPolicy = "flag"
     filters: MatchFilters = Field(default_factory=MatchFilters)
+    collapse: bool = Field(default=True, description="one record per duplicate group (false: every copy)")
 
 
 class SearchResult(BaseModel):
@@ -182,6 +184,7 @@ class RunRequest(BaseModel):
         default_factory=MatchFilters, description="which achievements may be proposed"
     )
     constraints: ConstraintPolicy = "flag"
+    skip_stale: bool = Field(default=False, description="leave out needs and achievements flagged stale")
 
 
 class RunRead(BaseModel):

@@ -21,6 +21,7 @@ from matchmaker.search.filters import Filter
 from matchmaker.search.matcher import Query
 from matchmaker.search.ranking import ConstraintPolicy, Ranked
 from matchmaker.services.access import NO_MASKING, Principal, masking, may_write, require_role
+from matchmaker.services.duplicates import collapse_duplicates
 from matchmaker.services.indexing import SearchService
 
 log = logging.getLogger("matchmaker.matching")
@@ -143,8 +144,10 @@ def match_record(
     filters: MatchFilters | None = None,
     today: date | None = None,
     principal: Principal | None = None,
+    collapse: bool = True,
 ) -> list[dict[str, Any]]:
-    """Ranked pairings for one need (achievements) or one achievement (needs), for its own organisation or staff."""
+    """Ranked pairings for one need (achievements) or one achievement (needs), for its own organisation or staff;
+    with ``collapse``, one record per duplicate group."""
     check_k(k)
     spec = SPECS[source]
     require_role(principal, (spec.writer,), f"rank pairings for {source}")
@@ -159,9 +162,11 @@ def match_record(
     target = spec.other_kind
     doc = document(source, row)
     flt = index_filter(filters, target)
+    fetch = 2 * k if collapse else k  # room for the copies the collapse drops
     ranked = search.matcher.match(
-        Query(text=doc.text, facts=doc.facts), target, k=k, flt=flt, policy=policy, today=today
+        Query(text=doc.text, facts=doc.facts), target, k=fetch, flt=flt, policy=policy, today=today
     )
+    ranked = collapse_duplicates(session, target, [ranked], k)[0] if collapse else ranked
     return _hydrate(session, target, ranked, principal)
 
 
@@ -175,8 +180,9 @@ def search_text(
     filters: MatchFilters | None = None,
     policy: ConstraintPolicy = "flag",
     principal: Principal | None = None,
+    collapse: bool = True,
 ) -> list[dict[str, Any]]:
-    """Rank one list for a free text (a need typed during a phone call, say)."""
+    """Rank one list for a free text (a need typed during a phone call, say); one record per duplicate group."""
     check_k(k)
     if target == "demands":
         require_role(principal, ("institution",), "search the demand list")
@@ -190,5 +196,6 @@ def search_text(
             limit=MAX_QUERY_CHARS,
         )
     flt = index_filter(filters, target)
-    ranked = search.matcher.match(Query(text=text), target, k=k, flt=flt, policy=policy)
+    ranked = search.matcher.match(Query(text=text), target, k=2 * k if collapse else k, flt=flt, policy=policy)
+    ranked = collapse_duplicates(session, target, [ranked], k)[0] if collapse else ranked
     return _hydrate(session, target, ranked, principal)

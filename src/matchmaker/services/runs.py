@@ -21,8 +21,10 @@ from matchmaker.search.documents import need_doc
 from matchmaker.search.matcher import Query
 from matchmaker.search.ranking import ConstraintPolicy, Ranked
 from matchmaker.services.access import Principal, masking, require_staff
+from matchmaker.services.duplicates import collapse_duplicates
 from matchmaker.services.indexing import SearchService
 from matchmaker.services.matching import check_k, demand_brief, index_filter
+from matchmaker.services.staleness import stale_ids
 from matchmaker.services.tables import TABLE_FORMATS, write_table
 
 log = logging.getLogger("matchmaker.matching")
@@ -37,6 +39,7 @@ def create_run(
     constraints: ConstraintPolicy,
     model: str,
     principal: Principal | None = None,
+    skip_stale: bool = False,
 ) -> MatchingRun:
     """Record a queued run (the caller starts it after the commit); managers and admins only."""
     require_staff(principal, "start matching runs")
@@ -48,7 +51,11 @@ def create_run(
         k=k,
         constraints=constraints,
         model=model,
-        filters={"demands": filters.model_dump(), "achievements": achievement_filters.model_dump()},
+        filters={
+            "demands": filters.model_dump(),
+            "achievements": achievement_filters.model_dump(),
+            "skip_stale": skip_stale,
+        },
     )
     session.add(run)
     session.flush()
@@ -92,12 +99,16 @@ def execute_run(
         if need_filters.region:
             stmt = stmt.where(Demand.region.in_(need_filters.region))
         needs = list(session.scalars(stmt))
+        skipped = stale_ids(session, "achievements") if run.filters.get("skip_stale") else set()
+        if run.filters.get("skip_stale"):  # closed records are never ranked; stale ones on request
+            stale_needs = stale_ids(session, "demands")
+            needs = [n for n in needs if n.id not in stale_needs]
         run.total = len(needs)
         k, policy = run.k, cast(ConstraintPolicy, run.constraints)
         session.commit()
     try:
         search.sync()
-        flt = index_filter(offer_filters, "achievements")
+        flt = index_filter(offer_filters, "achievements", exclude=sorted(skipped))
         batches = [needs[i : i + batch_size] for i in range(0, len(needs), batch_size)]
 
         def rank_batch(batch: list[Demand]) -> tuple[list[Demand], list[list[Ranked]]]:
@@ -115,15 +126,16 @@ def execute_run(
             ranked = search.matcher.match_many(
                 [Query(text=d.text, facts=d.facts) for d in docs],
                 "achievements",
-                k=k + extra,
+                k=2 * k + extra,  # room for the decided pairings and the duplicate copies dropped below
                 flt=flt,
                 policy=policy,
                 today=today,
             )
             trimmed = [
-                [r for r in rs if r.id not in decided.get(d.id, set())][:k] for d, rs in zip(batch, ranked, strict=True)
+                [r for r in rs if r.id not in decided.get(d.id, set())] for d, rs in zip(batch, ranked, strict=True)
             ]
-            return batch, trimmed
+            with session_factory() as s:
+                return batch, collapse_duplicates(s, "achievements", trimmed, k)
 
         with ThreadPoolExecutor(max_workers=workers) as pool:
             for batch, ranked in pool.map(rank_batch, batches):

@@ -28,16 +28,21 @@ def sample_dir(settings: Settings) -> Path:
 
 
 def load_samples(session: Session, settings: Settings) -> dict[str, int]:
-    """Upsert both sample lists (by external_id); returns how many records each created."""
+    """Upsert both sample lists (by external_id), then their demo copies (``<list>-copies.jsonl``: the same records
+    from other centres, in Traditional or English; the import links them as duplicate candidates); returns how many
+    records each list created."""
     directory = sample_dir(settings)
     created: dict[str, int] = {}
     for kind, spec in SPECS.items():
         path = directory / f"{kind}.jsonl"
         if not path.exists():
             raise FileNotFoundError(f"sample list {path} is missing")
-        parsed = parse_file(spec, path.read_bytes(), "jsonl", max_rows=1_000_000)
-        report = import_rows(session, spec, parsed, filename=f"sample/{path.name}", fmt="jsonl", atomic=True)
-        created[kind] = report.created
+        created[kind] = 0
+        for part in (path, directory / f"{kind}-copies.jsonl"):
+            if part == path or part.exists():
+                parsed = parse_file(spec, part.read_bytes(), "jsonl", max_rows=1_000_000)
+                report = import_rows(session, spec, parsed, filename=f"sample/{part.name}", fmt="jsonl", atomic=True)
+                created[kind] += report.created
     resources = directory / "resources.jsonl"
     if resources.exists():
         rows = parse_resources(resources.read_bytes(), "jsonl", max_rows=100_000)

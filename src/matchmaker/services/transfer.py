@@ -24,6 +24,7 @@ from matchmaker.models import ImportBatch
 from matchmaker.schemas import ImportReport, RowError
 from matchmaker.services.access import Principal, can_write, masking, require_writer, scope_read
 from matchmaker.services.audit import audit
+from matchmaker.services.duplicates import check_import_rows, link_import_candidates
 from matchmaker.services.records import (
     ListQuery,
     _refresh_derived,
@@ -255,6 +256,7 @@ def import_rows(
 
     created = updated = unchanged = 0
     plan: list[tuple[Record | None, dict[str, Any], set[str]]] = []
+    numbers: list[int] = []
     for number, values, present in valid:
         record = existing.get(values["external_id"]) if values.get("external_id") else None
         if record is not None and not can_write(principal, record):
@@ -271,6 +273,9 @@ def import_rows(
         else:
             unchanged += 1
         plan.append((record, values, present))
+        numbers.append(number)
+    rows_checked = [(n, v, r.id if r is not None else None) for n, (r, v, _) in zip(numbers, plan, strict=True)]
+    duplicates = check_import_rows(session, spec.kind, rows_checked, None)
 
     failed_rows = len({e.row for e in errors})
     write = not dry_run and not (atomic and errors)
@@ -311,6 +316,8 @@ def import_rows(
         for new in new_records:
             log_change(session, spec.kind, new.id, "upsert")
             audit(session, spec.noun, new.id, "create", {"external_id": new.external_id, "source": source})
+        written = [(n, r if r is not None else new_records.pop(0)) for n, (r, _, _) in zip(numbers, plan, strict=True)]
+        link_import_candidates(session, duplicates, {n: r.id for n, r in written}, batch.id)
         if progress is not None:
             progress(len(plan) % 100)
     report = ImportReport(
@@ -324,6 +331,7 @@ def import_rows(
         unchanged=unchanged,
         failed=failed_rows,
         errors=errors,
+        duplicates=duplicates.report(),
     )
     if atomic and errors and not dry_run:
         raise InvalidImport(

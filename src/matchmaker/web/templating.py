@@ -34,6 +34,8 @@ NAV: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("nav.my_achievements", "/my/achievements", ("institution",)),
     ("nav.events", "/events", ("admin", "manager", "enterprise", "institution")),
     ("nav.targets", "/targets", STAFF),
+    ("nav.duplicates", "/duplicates", STAFF),
+    ("nav.stale", "/stale", (*STAFF, "enterprise", "institution")),
 )
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from matchmaker.web.pages import account, dashboard, events, imports, pairing, queue, records, runs, targets
+from matchmaker.web.pages import account, dashboard, events, imports, listings, pairing, queue, records, runs, targets
 
 PAGE_ROUTERS: tuple[APIRouter, ...] = (
     account.router,
@@ -16,4 +16,5 @@ PAGE_ROUTERS: tuple[APIRouter, ...] = (
     imports.router,
     events.router,
     targets.router,
+    listings.router,
 )
