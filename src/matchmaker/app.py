@@ -19,7 +19,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from matchmaker import db
-from matchmaker.api import auth, health, imports, matches, matching, records
+from matchmaker.api import auth, challenges, health, imports, matches, matching, records
 from matchmaker.config import Settings
 from matchmaker.errors import MatchmakerError
 from matchmaker.services.indexing import SearchService, build_search_service
@@ -234,6 +234,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(matching.router, prefix="/api/v1")
     app.include_router(matches.router, prefix="/api/v1")
     app.include_router(auth.router, prefix="/api/v1")
+    app.include_router(challenges.router, prefix="/api/v1")
     return app
 
 

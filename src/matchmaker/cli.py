@@ -182,12 +182,13 @@ class Role(StrEnum):
     manager = "manager"
     enterprise = "enterprise"
     institution = "institution"
+    expert = "expert"
 
 
 @users_app.command("create")
 def users_create(
     email: Annotated[str, typer.Option(help="the person's email (their login)")],
-    role: Annotated[Role, typer.Option(help="admin, manager (技术经理人), enterprise or institution member")],
+    role: Annotated[Role, typer.Option(help="admin, manager (技术经理人), enterprise, institution or expert (专家)")],
     org: Annotated[str | None, typer.Option(help="organisation name (created when new); required for members")] = None,
     password: Annotated[
         str | None, typer.Option(help="login password (≥ 8 characters); omit for a token-only account")

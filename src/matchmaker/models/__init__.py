@@ -264,3 +264,6 @@ class AuditEntry(Base):
     action: Mapped[str] = mapped_column(String(20))
     changes: Mapped[dict[str, Any]] = mapped_column(JSONList, default=dict)
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, server_default=func.now())
+
+
+from matchmaker.models import challenges as challenges  # noqa: E402,F401  (揭榜挂帅 tables)

@@ -5,6 +5,8 @@
   for them; reads the published (active) supply list.
 * institution member: creates and edits its organisation's achievements; sees its own achievements (any status),
   the published supply list, the open needs and the needs that fit its achievements.
+* expert (专家, 揭榜挂帅 review): reads the published supply list and the open needs like an institution member,
+  writes neither, and sees only the challenges a manager assigned to them (services/challenges.py).
 * a confidential need shows its text to institutions but not the enterprise's name, until a manager discloses it
   for one pairing (then the institution of that pairing's achievement sees it).
 * another organisation's record that one may not see answers 404, never 403, so existence does not leak; 403 is
@@ -22,8 +24,14 @@ from sqlalchemy.orm import Session
 from matchmaker.errors import Forbidden
 from matchmaker.models import Achievement, Demand, Match
 
-ROLES: tuple[str, ...] = ("admin", "manager", "enterprise", "institution")
-ORG_KIND_OF_ROLE = {"admin": "centre", "manager": "centre", "enterprise": "enterprise", "institution": "institution"}
+ROLES: tuple[str, ...] = ("admin", "manager", "enterprise", "institution", "expert")
+ORG_KIND_OF_ROLE = {
+    "admin": "centre",
+    "manager": "centre",
+    "enterprise": "enterprise",
+    "institution": "institution",
+    "expert": "institution",  # 专家 of the 专家库; their organisation decides conflicts of interest
+}
 WRITES: dict[str, str] = {"achievements": "institution", "demands": "enterprise"}  # the non-staff role writing a list
 HIDDEN_ENTERPRISE = "（保密需求）"
 
