@@ -437,3 +437,8 @@ def learn_weights_command(
 
 if __name__ == "__main__":  # pragma: no cover
     app()
+
+
+from matchmaker.cli_challenges import challenges_app  # noqa: E402  (揭榜挂帅 commands)
+
+app.add_typer(challenges_app, name="challenges")
