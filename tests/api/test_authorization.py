@@ -355,6 +355,8 @@ CHALLENGE_MATRIX: list[tuple[str, str, dict[str, Any] | None, tuple[int | None, 
         (403, 403, 403, 403, 403, 403, 404, 404),
     ),
     ("GET", "/api/v1/challenges/{challenge}/ranking", None, (200, 200, 403, 403, 403, 403, 403, 403)),
+    ("GET", "/api/v1/challenges/{challenge}/suggestions", None, (200, 200, 403, 403, 403, 403, 403, 403)),
+    ("GET", "/api/v1/challenges/{challenge}/consortia", None, (200, 200, 403, 403, 403, 403, 403, 403)),
     ("DELETE", "/api/v1/challenges/{challenge}/proposals/{proposal}", None, (403, 403, 403, 403, None, 404, 403, 403)),
 ]
 

@@ -245,3 +245,41 @@ def test_eligibility_and_confidential_issuer(client: TestClient, people: People)
     fields = {f["field"] for f in outside.json()["fields"]}
     assert fields >= {"members[0].kind", "lead_region", "promises", "schedule[0].month"}
     assert client.post(url, json=proposal(indicators), headers=people.h("ent")).status_code == 403
+
+
+def test_suggested_institutions_and_consortium(client: TestClient, people: People) -> None:
+    supply = [
+        (
+            "uni_a",
+            "北方理工大学焊接研究所",
+            "北京",
+            "相控阵超声焊缝内部缺陷检测技术",
+            "铝合金厚板搅拌摩擦焊缝相控阵超声检测，缺陷检出率99%。",
+        ),
+        (
+            "uni_b",
+            "燕赵理工大学机械工程学院",
+            "河北",
+            "焊缝高速自动扫查装置",
+            "焊缝检测扫查速度每米20秒，单米检测时间短，适合产线在线检测。",
+        ),
+        ("uni_b", "燕赵理工大学化工学院", "河北", "钠离子电池正极材料", "层状氧化物正极，比容量150 mAh/g。"),
+    ]
+    for n, (who, owner, region, title, summary) in enumerate(supply):
+        body = achievement(
+            external_id=f"SG-{n}", owner=owner, region=region, title=title, summary=summary, field="高端装备"
+        )
+        _post(client, "/api/v1/achievements", body, people.h(who))
+    cid = _post(client, "/api/v1/challenges", challenge())["id"]
+    suggested = client.get(f"/api/v1/challenges/{cid}/suggestions")
+    assert suggested.status_code == 200, suggested.text
+    items = suggested.json()["items"]
+    assert items[0]["institution"] in ("北方理工大学", "燕赵理工大学")
+    assert items[0]["achievements"][0]["explanation"]["sentence"]
+    consortia = client.get(f"/api/v1/challenges/{cid}/consortia").json()
+    assert consortia["solver"] == "OR-Tools CP-SAT"
+    best = consortia["items"][0]
+    assert (best["covered"], best["of"], best["cross_region"]) == (2, 2, True)
+    covers = {c["indicator"]: m["institution"] for m in best["members"] for c in m["covers"]}
+    assert covers == {"缺陷检出率": "北方理工大学", "单米检测时间": "燕赵理工大学"}
+    assert client.get(f"/api/v1/challenges/{cid}/consortia", headers=people.h("uni_a")).status_code == 403

@@ -2,7 +2,7 @@
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Query, Request, Response
 
 from matchmaker.api.deps import PrincipalDep, SessionDep
 from matchmaker.challenge_schemas import (
@@ -10,6 +10,7 @@ from matchmaker.challenge_schemas import (
     ChallengePage,
     ChallengeRead,
     ChallengeUpdate,
+    ConsortiumPage,
     CriterionIn,
     ExpertAssign,
     ExpertDeclaration,
@@ -24,11 +25,13 @@ from matchmaker.challenge_schemas import (
     ScoreIn,
     ScoreRead,
     Stage,
+    SuggestionPage,
 )
 from matchmaker.schemas import Chain
 from matchmaker.services import challenge_flow as flow
 from matchmaker.services import challenge_proposals as proposals
 from matchmaker.services import challenge_review as review
+from matchmaker.services import challenge_suggestions as suggestions
 from matchmaker.services import challenges as svc
 
 router = APIRouter(prefix="/challenges", tags=["challenges 揭榜挂帅"])
@@ -172,3 +175,27 @@ def my_score(challenge_id: int, proposal_id: int, session: SessionDep, principal
 def ranking(challenge_id: int, session: SessionDep, principal: PrincipalDep) -> dict[str, Any]:
     """Proposals by the experts' mean weighted score, with the spread between experts (staff)."""
     return {"items": review.ranking(session, challenge_id, principal)}
+
+
+@router.get("/{challenge_id}/suggestions", response_model=SuggestionPage, summary="Institutions to invite")
+def suggest_institutions(
+    challenge_id: int,
+    request: Request,
+    session: SessionDep,
+    principal: PrincipalDep,
+    limit: Annotated[int, Query(ge=1, le=50)] = 10,
+) -> dict[str, Any]:
+    """The institutions most likely to solve the challenge, with their best achievements and explanations (staff)."""
+    return suggestions.institutions(session, request.app.state.search, challenge_id, principal, limit=limit)
+
+
+@router.get("/{challenge_id}/consortia", response_model=ConsortiumPage, summary="Consortium suggestions")
+def suggest_consortia(
+    challenge_id: int,
+    request: Request,
+    session: SessionDep,
+    principal: PrincipalDep,
+    alternatives: Annotated[int, Query(ge=1, le=5)] = 3,
+) -> dict[str, Any]:
+    """Teams of 2–3 institutions covering every indicator best (OR-Tools CP-SAT), with the evidence per member."""
+    return suggestions.consortia(session, request.app.state.search, challenge_id, principal, alternatives=alternatives)
