@@ -76,3 +76,31 @@ def test_publish_and_export_board(vetted: list[int], tmp_path: Path) -> None:
     assert "大厚度铝合金搅拌摩擦焊缝缺陷在线检测" in text
     assert "津门装备1有限公司" not in text
     assert "@media print" in text
+
+
+def test_demo_loads_published_sample_challenges(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from sqlalchemy import select
+
+    from matchmaker.models import Demand
+    from matchmaker.models.challenges import Challenge, ChallengeIndicator
+
+    monkeypatch.setenv("MATCHMAKER_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.delenv("MATCHMAKER_DATABASE_URL", raising=False)
+    first = runner.invoke(app, ["demo"])
+    assert first.exit_code == 0, first.output
+    assert "3 challenges created" in first.output
+    assert "0 challenges created" in runner.invoke(app, ["demo"]).output  # idempotent
+    engine = db.create_db_engine(Settings())
+    with db.unit_of_work(db.create_session_factory(engine)) as session:
+        rows = list(session.scalars(select(Challenge).order_by(Challenge.external_id)))
+        assert [c.stage for c in rows] == ["published"] * 3
+        need = session.scalar(select(Demand).where(Demand.id == rows[1].demand_ids[0]))
+        assert need is not None
+        assert need.external_id == "TJ-P2-D-2025-017"
+        assert rows[1].confidential  # built from a confidential need, and said so
+        assert rows[1].issuers == [need.enterprise]
+        assert len(list(session.scalars(select(ChallengeIndicator)))) == 9
+    engine.dispose()
+    out = tmp_path / "board.html"
+    assert runner.invoke(app, ["challenges", "export", "--out", str(out)]).exit_code == 0
+    assert "天津滨海航空结构装配有限公司" not in out.read_text(encoding="utf-8")

@@ -48,7 +48,7 @@ class IndicatorIn(_Input):
     name: Name
     comparator: Annotated[Literal["≥", "≤", "="], BeforeValidator(_comparator)] = "≥"
     target_value: Measure
-    unit: Annotated[Text, Field(min_length=1, max_length=40)]
+    unit: Annotated[Text, Field(max_length=40, description="单位; empty for a dimensionless ratio")] = ""
     detail: Annotated[Text, Field(max_length=2000)] | None = None
 
 

@@ -236,7 +236,8 @@ def demo() -> None:
     finally:
         engine.dispose()
     console.print(
-        f"sample lists loaded: {created['achievements']} achievements and {created['demands']} demands created"
+        f"sample lists loaded: {created['achievements']} achievements, {created['demands']} demands and "
+        f"{created.get('challenges', 0)} challenges created"
     )
 
 

@@ -307,6 +307,7 @@ def challenge_world(client: TestClient, world: World, make_user: Callable[..., s
 # roles: admin, manager, ent_a (issuer), ent_b, uni_a (applicant), uni_b, expert (assigned), expert_b (not assigned)
 CHALLENGE_MATRIX: list[tuple[str, str, dict[str, Any] | None, tuple[int | None, ...]]] = [
     ("GET", "/api/v1/challenges", None, (200, 200, 200, 200, 200, 200, 200, 200)),
+    ("GET", "/api/v1/challenges/stats", None, (200, 200, 403, 403, 403, 403, 403, 403)),
     ("GET", "/api/v1/challenges/{challenge}", None, (200, 200, 200, 404, 200, 200, 200, 404)),
     ("GET", "/api/v1/challenges/{draft_challenge}", None, (200, 200, 200, 404, 404, 404, 404, 404)),
     (

@@ -9,6 +9,7 @@ from matchmaker.challenge_schemas import (
     ChallengeCreate,
     ChallengePage,
     ChallengeRead,
+    ChallengeStats,
     ChallengeUpdate,
     ConsortiumPage,
     CriterionIn,
@@ -31,6 +32,7 @@ from matchmaker.schemas import Chain
 from matchmaker.services import challenge_flow as flow
 from matchmaker.services import challenge_proposals as proposals
 from matchmaker.services import challenge_review as review
+from matchmaker.services import challenge_stats as stats
 from matchmaker.services import challenge_suggestions as suggestions
 from matchmaker.services import challenges as svc
 
@@ -51,6 +53,12 @@ def list_challenges(
         session, principal, stages=tuple(stage or ()), field=field, limit=limit, offset=offset
     )
     return {"items": items, "total": total, "limit": limit, "offset": offset}
+
+
+@router.get("/stats", response_model=ChallengeStats, summary="揭榜挂帅 figures")
+def challenge_stats(session: SessionDep, principal: PrincipalDep) -> dict[str, Any]:
+    """Challenges by stage, bounty published and awarded, proposals per challenge, cross-region consortia (staff)."""
+    return stats.compute(session, principal)
 
 
 @router.post("", response_model=ChallengeRead, status_code=201, summary="Create a challenge")

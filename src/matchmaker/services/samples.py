@@ -17,7 +17,7 @@ def sample_dir(settings: Settings) -> Path:
 
 
 def load_samples(session: Session, settings: Settings) -> dict[str, int]:
-    """Upsert both sample lists (by external_id); returns how many records each created."""
+    """Upsert both sample lists (by external_id) and add the sample challenges; returns how many each created."""
     directory = sample_dir(settings)
     created: dict[str, int] = {}
     for kind, spec in SPECS.items():
@@ -27,6 +27,9 @@ def load_samples(session: Session, settings: Settings) -> dict[str, int]:
         parsed = parse_file(spec, path.read_bytes(), "jsonl", max_rows=1_000_000)
         report = import_rows(session, spec, parsed, filename=f"sample/{path.name}", fmt="jsonl", atomic=True)
         created[kind] = report.created
+    from matchmaker.services.challenge_samples import load_sample_challenges
+
+    created["challenges"] = load_sample_challenges(session, directory / "challenges.json")
     return created
 
 
