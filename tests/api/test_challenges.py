@@ -90,6 +90,7 @@ def test_challenge_from_draft_to_accepted(client: TestClient, people: People, se
     )
     prop_a = _post(client, f"/api/v1/challenges/{cid}/proposals", body_a, people.h("uni_a"))
     assert (prop_a["consortium"], prop_a["cross_region"], prop_a["editable"]) == (True, True, True)
+    assert prop_a["promises"] == [{"indicator_id": i, "value": 99.0} for i in indicators]
     prop_b = _post(
         client,
         f"/api/v1/challenges/{cid}/proposals",

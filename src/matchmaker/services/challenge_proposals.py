@@ -107,6 +107,11 @@ def _validate(session: Session, challenge: Challenge, data: dict[str, Any], prin
         raise ValidationFailed("揭榜申报不符合要求: " + "; ".join(p["message"] for p in problems[:3]), fields=problems)
 
 
+def _numbers(promises: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Promised values as JSON numbers (the schema validated them as decimals)."""
+    return [{"indicator_id": p["indicator_id"], "value": float(p["value"])} for p in promises]
+
+
 def _members(org_name: str, lead_kind: str, lead_region: str, partners: list[dict[str, Any]]) -> list[dict[str, Any]]:
     lead = {"name": org_name, "kind": lead_kind, "region": lead_region, "role": "牵头单位"}
     return [lead, *({**p, "role": "参与单位"} for p in partners)]
@@ -134,6 +139,7 @@ def create(session: Session, challenge_id: int, body: ProposalCreate, principal:
             proposal_id=existing,
         )
     data = body.model_dump(mode="json")
+    data["promises"] = _numbers(data["promises"])
     data["members"] = _members(org.name, body.lead_kind, body.lead_region, data.pop("partners"))
     _validate(session, challenge, data, principal)
     proposal = ChallengeProposal(
@@ -187,7 +193,7 @@ def update(
             changes.get("lead_region") or lead["region"],
             changes["partners"] if changes.get("partners") is not None else partners,
         ),
-        "promises": changes.get("promises") or proposal.promises,
+        "promises": _numbers(changes["promises"]) if changes.get("promises") else proposal.promises,
         "schedule": changes.get("schedule") or proposal.schedule,
         "achievement_ids": changes.get("achievement_ids")
         if changes.get("achievement_ids") is not None
