@@ -11,10 +11,10 @@ import pytest
 from typer.testing import CliRunner
 
 from matchmaker import db
-from matchmaker.challenge_schemas import ChallengeCreate, Move
 from matchmaker.cli import app
 from matchmaker.config import Settings
 from matchmaker.models.challenges import ChallengeExpert
+from matchmaker.schemas.challenges import ChallengeCreate, Move
 from matchmaker.services import challenge_flow, challenges
 from matchmaker.services.auth import create_user
 from tests.challenge_factories import challenge

@@ -35,7 +35,7 @@ def publish(
     reason: Annotated[str | None, typer.Option(help="note kept in the history")] = None,
 ) -> None:
     """张榜: publish a vetted challenge (the same checks as the API: indicators, future deadline, expert opinion)."""
-    from matchmaker.challenge_schemas import Move
+    from matchmaker.schemas.challenges import Move
     from matchmaker.services.challenge_flow import move
 
     settings = Settings()

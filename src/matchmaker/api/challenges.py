@@ -5,7 +5,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request, Response
 
 from matchmaker.api.deps import PrincipalDep, SessionDep
-from matchmaker.challenge_schemas import (
+from matchmaker.schemas import Chain
+from matchmaker.schemas.challenges import (
     ChallengeCreate,
     ChallengePage,
     ChallengeRead,
@@ -28,7 +29,6 @@ from matchmaker.challenge_schemas import (
     Stage,
     SuggestionPage,
 )
-from matchmaker.schemas import Chain
 from matchmaker.services import challenge_flow as flow
 from matchmaker.services import challenge_proposals as proposals
 from matchmaker.services import challenge_review as review

@@ -10,7 +10,8 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 
 from matchmaker.db import migration_state
-from matchmaker.services.records import SPECS, count_records
+from matchmaker.kinds import SPECS
+from matchmaker.services.records import count_records
 
 router = APIRouter(tags=["health"])
 

@@ -7,7 +7,6 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from matchmaker.challenge_schemas import Move
 from matchmaker.errors import Conflict, ValidationFailed, field_error
 from matchmaker.models import utcnow
 from matchmaker.models.challenges import (
@@ -17,6 +16,7 @@ from matchmaker.models.challenges import (
     ChallengeIndicator,
     ChallengeProposal,
 )
+from matchmaker.schemas.challenges import Move
 from matchmaker.services.access import Principal, require_staff
 from matchmaker.services.audit import audit
 from matchmaker.services.challenges import (

@@ -12,10 +12,10 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from matchmaker.challenge_schemas import ProposalCreate, ProposalUpdate
 from matchmaker.errors import Conflict, Forbidden, NotFound, ValidationFailed, field_error
 from matchmaker.models import Achievement, Organisation, User, utcnow
 from matchmaker.models.challenges import Challenge, ChallengeExpert, ChallengeProposal
+from matchmaker.schemas.challenges import ProposalCreate, ProposalUpdate
 from matchmaker.search.text import normalize_text, to_simplified
 from matchmaker.services.access import Principal, can_read
 from matchmaker.services.audit import audit

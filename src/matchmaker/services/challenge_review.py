@@ -13,10 +13,10 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from matchmaker.challenge_schemas import CriterionIn, ExpertAssign, ExpertDeclaration, ScoreIn
 from matchmaker.errors import Conflict, Forbidden, NotFound, ValidationFailed, field_error
 from matchmaker.models import Organisation, User, utcnow
 from matchmaker.models.challenges import ChallengeCriterion, ChallengeExpert, ChallengeProposal, ProposalScore
+from matchmaker.schemas.challenges import CriterionIn, ExpertAssign, ExpertDeclaration, ScoreIn
 from matchmaker.services.access import Principal, require_staff
 from matchmaker.services.audit import audit
 from matchmaker.services.challenge_proposals import assignment, expert_conflicted

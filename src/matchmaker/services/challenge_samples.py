@@ -9,9 +9,9 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from matchmaker.challenge_schemas import ChallengeCreate
 from matchmaker.models import Demand, utcnow
 from matchmaker.models.challenges import Challenge, ChallengeEvent
+from matchmaker.schemas.challenges import ChallengeCreate
 from matchmaker.services.challenges import create
 
 SAMPLE_NOTE = "样例数据直接张榜 (sample data, published without vetting)"

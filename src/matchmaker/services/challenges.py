@@ -20,7 +20,6 @@ from typing import Any
 from sqlalchemy import Select, delete, func, select
 from sqlalchemy.orm import Session
 
-from matchmaker.challenge_schemas import ChallengeCreate, ChallengeUpdate, CriterionIn, IndicatorIn
 from matchmaker.errors import Conflict, NotFound, ValidationFailed, field_error
 from matchmaker.models import Demand, Organisation, utcnow
 from matchmaker.models.challenges import (
@@ -29,6 +28,7 @@ from matchmaker.models.challenges import (
     ChallengeExpert,
     ChallengeIndicator,
 )
+from matchmaker.schemas.challenges import ChallengeCreate, ChallengeUpdate, CriterionIn, IndicatorIn
 from matchmaker.services.access import Principal, can_read, require_role
 from matchmaker.services.audit import audit
 from matchmaker.services.auth import get_or_create_org

@@ -1,16 +1,36 @@
-"""API schemas (pydantic v2): input validation and normalisation shared by the API and the importers."""
+"""API schemas (pydantic v2): the records' input validation and normalisation shared by the API and the importers,
+their read models, pages and import reports.
+
+The other resources' request and response models live in submodules: :mod:`matchmaker.schemas.common` (the one
+date-time format, pagination), :mod:`~matchmaker.schemas.matching` (match filters, ranked pairings, searches, runs),
+:mod:`~matchmaker.schemas.review` (pairings under review, history, statistics), :mod:`~matchmaker.schemas.accounts`
+(login, tokens, users) and :mod:`~matchmaker.schemas.queries` (query-parameter models of the lists).
+"""
 
 from __future__ import annotations
 
 import re
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Annotated, Any, Generic, TypeVar
+from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer
 
 from matchmaker.domain import AchievementStatus, DemandStatus, normalise_chain, normalise_mode, normalise_region
+from matchmaker.schemas.common import Page, UtcDateTime
 from matchmaker.search.text import normalize_text, normalize_width
+
+__all__ = [
+    "AchievementCreate",
+    "AchievementRead",
+    "AchievementUpdate",
+    "DemandCreate",
+    "DemandRead",
+    "DemandUpdate",
+    "ImportReport",
+    "Page",
+    "RowError",
+]
 
 LIST_SEPARATORS = re.compile(r"[、,，;；\n]")
 _TRUE = {"true", "1", "yes", "y", "是", "保密", "t"}
@@ -238,8 +258,8 @@ class _Read(BaseModel):
     language: str
     content_hash: str
     source: str
-    created_at: datetime
-    updated_at: datetime
+    created_at: UtcDateTime
+    updated_at: UtcDateTime
 
 
 class AchievementRead(_Read):
@@ -265,18 +285,6 @@ class DemandRead(_Read):
     confidential: bool
     bounty_wan: FloatOut
     enterprise_hidden: bool = False
-
-
-T = TypeVar("T")
-
-
-class Page(BaseModel, Generic[T]):
-    """One page of a list, with the total number of matching records."""
-
-    items: list[T]
-    total: int
-    limit: int
-    offset: int
 
 
 class RowError(BaseModel):
