@@ -28,6 +28,7 @@ TABLES_IN_DELETE_ORDER = (
     "challenge_indicators",
     "challenge_events",
     "challenges",
+    "match_interests",
     "audit_log",
     "match_events",
     "matches",

@@ -23,6 +23,7 @@ from matchmaker.api import auth, challenges, health, imports, matches, matching,
 from matchmaker.config import Settings
 from matchmaker.errors import MatchmakerError
 from matchmaker.services.indexing import SearchService, build_search_service
+from matchmaker.web import install as install_web
 
 log = logging.getLogger("matchmaker")
 
@@ -220,6 +221,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version="0.1.0",
         description=API_DESCRIPTION,
         lifespan=lifespan,
+        docs_url=None,  # /docs and /redoc come from the web package, with the vendored assets
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.metrics = Metrics()
@@ -235,6 +238,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(matches.router, prefix="/api/v1")
     app.include_router(auth.router, prefix="/api/v1")
     app.include_router(challenges.router, prefix="/api/v1")
+    install_web(app)
     return app
 
 
