@@ -26,6 +26,7 @@ STAFF = ("admin", "manager")
 NAV: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("nav.queue", "/queue", STAFF),
     ("nav.runs", "/runs", STAFF),
+    ("nav.challenges", "/challenges", (*STAFF, "enterprise", "institution", "expert")),
 )
 
 
