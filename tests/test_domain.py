@@ -9,22 +9,22 @@ from matchmaker.domain import (
     DEMAND_LABELS,
     canonical_header,
     header_map,
-    normalise_chain,
-    normalise_mode,
-    normalise_region,
+    normalize_chain,
+    normalize_mode,
+    normalize_region,
 )
 
 
 def test_traditional_and_variant_spellings_normalise() -> None:
-    assert normalise_chain("生物醫藥") == "生物医药"
-    assert normalise_chain("汽車及新能源汽車") == "汽车及新能源汽车"
-    assert normalise_region("北京市") == "北京"
-    assert normalise_mode("作價投資") == "作价投资"
+    assert normalize_chain("生物醫藥") == "生物医药"
+    assert normalize_chain("汽車及新能源汽車") == "汽车及新能源汽车"
+    assert normalize_region("北京市") == "北京"
+    assert normalize_mode("作價投資") == "作价投资"
 
 
 def test_unknown_values_name_the_allowed_ones() -> None:
     with pytest.raises(ValueError, match="region must be one of 北京、天津、河北、其他"):
-        normalise_region("上海")
+        normalize_region("上海")
 
 
 def test_headers_in_english_chinese_and_traditional() -> None:

@@ -1,7 +1,7 @@
 """揭榜挂帅: challenges with indicators and rubric, experts, proposals, scores and the moves of a challenge.
 
 Revision ID: 85752bfd2395
-Revises: c668faa4fbb9
+Revises: d42506295699
 Create Date: 2026-12-02 04:59:56.762864
 """
 
@@ -14,7 +14,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision: str = "85752bfd2395"
-down_revision: str | Sequence[str] | None = "c668faa4fbb9"
+down_revision: str | Sequence[str] | None = "d42506295699"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -19,7 +19,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from matchmaker import db
-from matchmaker.api import auth, challenges, health, imports, matches, matching, records
+from matchmaker.api import auth, challenges, event_schedule, events, health, imports, matches, matching, records
 from matchmaker.config import Settings
 from matchmaker.errors import MatchmakerError
 from matchmaker.services.indexing import SearchService, build_search_service
@@ -238,6 +238,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(matches.router, prefix="/api/v1")
     app.include_router(auth.router, prefix="/api/v1")
     app.include_router(challenges.router, prefix="/api/v1")
+    app.include_router(events.router, prefix="/api/v1")
+    app.include_router(event_schedule.router, prefix="/api/v1")
     install_web(app)
     return app
 

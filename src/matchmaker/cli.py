@@ -14,6 +14,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from sqlalchemy.engine import Engine
 
 from matchmaker import db
+from matchmaker.cli_events import events_app
 from matchmaker.config import Settings
 from matchmaker.errors import MatchmakerError
 from matchmaker.services.indexing import SearchService, build_search_service
@@ -25,6 +26,7 @@ app = typer.Typer(
 )
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
+app.add_typer(events_app, name="event")
 console = Console(stderr=True)
 
 
@@ -337,7 +339,7 @@ def match_list(
 ) -> None:
     """Run the matching list (供需对接清单) over all open needs and write it to a spreadsheet."""
     from matchmaker.schemas.matching import MatchFilters
-    from matchmaker.services.matching import create_run, execute_run, export_run
+    from matchmaker.services.runs import create_run, execute_run, export_run
 
     fmt = out.suffix.lstrip(".").lower()
     if fmt not in ("xlsx", "csv"):
@@ -378,6 +380,7 @@ def evaluate(
     """Print nDCG@10, recall@10, MRR and constraint accuracy per configuration and slice, beside baselines."""
     from matchmaker.config import project_path
     from matchmaker.search import evaluation
+    from matchmaker.search.eval_data import load_split
 
     directory = project_path("data") / "eval" / split
     if not directory.exists():
@@ -390,7 +393,7 @@ def evaluate(
     for name in names:
         configs.append(evaluation.Config(kind="dense", embedder=name))
         configs.append(evaluation.Config(kind="full", embedder=name, weights=weights))
-    reports = evaluation.compare(evaluation.load_split(directory), configs)
+    reports = evaluation.compare(load_split(directory), configs)
     typer.echo(evaluation.format_table(reports))
     if as_json is not None:
         as_json.write_text(json.dumps([r.to_dict() for r in reports], ensure_ascii=False, indent=1), encoding="utf-8")
@@ -404,6 +407,7 @@ def learn_weights_command(
     """Learn ranking weights from the managers' decisions and compare them with the current ones on the dev set."""
     from matchmaker.config import project_path
     from matchmaker.search import evaluation
+    from matchmaker.search.eval_data import load_split
     from matchmaker.search.ranking import Weights
     from matchmaker.services.learning import learn_weights
 
@@ -421,7 +425,7 @@ def learn_weights_command(
         f"learned from {learned.accepted} accepted and {learned.rejected} rejected pairings "
         f"(training accuracy {learned.train_accuracy:.2f}); coefficients {learned.coefficients}"
     )
-    data = evaluation.load_split(project_path("data") / "eval" / split)
+    data = load_split(project_path("data") / "eval" / split)
     configs = [
         evaluation.Config(kind="full", embedder=settings.embedder, weights=current, name="current weights"),
         evaluation.Config(kind="full", embedder=settings.embedder, weights=learned.weights, name="learned weights"),

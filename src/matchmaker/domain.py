@@ -188,23 +188,23 @@ _REGION_LOOKUP = {**_enum_lookup(REGIONS), "北京市": "北京", "天津市": "
 _MODE_LOOKUP = _enum_lookup(TRANSFER_MODES)
 
 
-def _normalise_enum(value: str, lookup: dict[str, str], what: str, allowed: tuple[str, ...]) -> str:
+def _normalize_enum(value: str, lookup: dict[str, str], what: str, allowed: tuple[str, ...]) -> str:
     key = to_simplified(normalize_text(value))
     if key in lookup:
         return lookup[key]
     raise ValueError(f"{what} must be one of {'、'.join(allowed)} (got {value!r})")
 
 
-def normalise_chain(value: str) -> str:
+def normalize_chain(value: str) -> str:
     """Canonical Simplified industrial chain; Traditional spellings are accepted (生物醫藥 → 生物医药)."""
-    return _normalise_enum(value, _CHAIN_LOOKUP, "industrial chain", CHAINS)
+    return _normalize_enum(value, _CHAIN_LOOKUP, "industrial chain", CHAINS)
 
 
-def normalise_region(value: str) -> str:
+def normalize_region(value: str) -> str:
     """Canonical region (北京, 天津, 河北, 其他); 北京市 and Traditional spellings are accepted."""
-    return _normalise_enum(value, _REGION_LOOKUP, "region", REGIONS)
+    return _normalize_enum(value, _REGION_LOOKUP, "region", REGIONS)
 
 
-def normalise_mode(value: str) -> str:
+def normalize_mode(value: str) -> str:
     """Canonical transfer mode (转让, 许可, 作价投资, 合作开发, 技术服务)."""
-    return _normalise_enum(value, _MODE_LOOKUP, "transfer mode", TRANSFER_MODES)
+    return _normalize_enum(value, _MODE_LOOKUP, "transfer mode", TRANSFER_MODES)

@@ -91,7 +91,31 @@ def world(client: TestClient, make_user: Callable[..., str], session: Session) -
     session.add(match)
     session.commit()
     ids["match"] = match.id
+    # An event open for registration: ent_b with its need and uni_a with its achievement, one request between them.
+    event = client.post("/api/v1/events", json=_event_body(), headers=_auth(tokens["admin"])).json()
+    ids["event"] = event["id"]
+    move = client.post(f"/api/v1/events/{event['id']}/status", json={"status": "registration"})
+    assert move.status_code == 200, move.text
+    ids["part_ent_b"] = post("ent_b", f"/api/v1/events/{event['id']}/participants", {"demand_ids": [ids["dem_b"]]})
+    ids["part_uni_a"] = post("uni_a", f"/api/v1/events/{event['id']}/participants", {"achievement_ids": [ids["ach_a"]]})
+    ids["request"] = post(
+        "admin",
+        f"/api/v1/events/{event['id']}/requests",
+        {"first_participant_id": ids["part_ent_b"], "second_participant_id": ids["part_uni_a"]},
+    )
     return World(tokens=tokens, ids=ids)
+
+
+def _event_body() -> dict[str, Any]:
+    return {
+        "kind": "项目推介",
+        "title": "天津科技进河北·项目推介会",
+        "starts_on": "2026-12-15",
+        "meeting_minutes": 30,
+        "day_start": "14:00",
+        "day_end": "17:00",
+        "tables": 4,
+    }
 
 
 def _auth(token: str) -> dict[str, str]:
@@ -131,6 +155,32 @@ MATRIX: list[tuple[str, str, dict[str, Any] | None, tuple[int, ...]]] = [
     ("GET", "/api/v1/demands/export?format=csv", None, (200, 200, 200, 200, 200, 200)),
     ("POST", "/api/v1/imports/achievements", "upload", (200, 200, 403, 403, 200, 200)),
     ("POST", "/api/v1/imports/demands", "upload", (200, 200, 200, 200, 403, 403)),
+    ("GET", "/api/v1/events/stats", None, (200, 200, 403, 403, 403, 403)),
+    ("POST", "/api/v1/events", "new_event", (201, 201, 403, 403, 403, 403)),
+    ("GET", "/api/v1/events", None, (200, 200, 200, 200, 200, 200)),
+    ("GET", "/api/v1/events/{event}", None, (200, 200, 200, 200, 200, 200)),
+    ("PATCH", "/api/v1/events/{event}", {"venue": "雄安新区会议中心"}, (200, 200, 403, 403, 403, 403)),
+    ("POST", "/api/v1/events/{event}/status", {"status": "published"}, (409, 409, 403, 403, 403, 403)),
+    ("GET", "/api/v1/events/{event}/participants", None, (200, 200, 200, 200, 200, 200)),
+    ("POST", "/api/v1/events/{event}/participants", {}, (422, 422, 201, 409, 409, 201)),
+    ("PATCH", "/api/v1/events/{event}/participants/{part_ent_b}", {"cap": 2}, (200, 200, 404, 200, 404, 404)),
+    ("DELETE", "/api/v1/events/{event}/participants/{part_ent_b}", None, (204, None, 403, 403, 403, 403)),
+    ("GET", "/api/v1/events/{event}/requests", None, (200, 200, 200, 200, 200, 200)),
+    ("POST", "/api/v1/events/{event}/requests/propose", {}, (200, 200, 403, 403, 403, 403)),
+    (
+        "POST",
+        "/api/v1/events/{event}/requests/{request}/response",
+        {"decision": "accepted"},
+        (422, 422, 404, 200, 200, 404),
+    ),
+    ("DELETE", "/api/v1/events/{event}/requests/{request}", None, (204, None, 403, 403, 403, 403)),
+    ("POST", "/api/v1/events/{event}/schedule", {}, (409, 409, 403, 403, 403, 403)),
+    ("GET", "/api/v1/events/{event}/schedule", None, (200, 200, 403, 403, 403, 403)),
+    ("PATCH", "/api/v1/events/{event}/meetings/999999", {"pinned": True}, (409, 409, 403, 403, 403, 403)),
+    ("POST", "/api/v1/events/{event}/meetings/999999/check-in", {"attendance": "met"}, (409, 409, 403, 403, 403, 403)),
+    ("GET", "/api/v1/events/{event}/participants/{part_ent_b}/agenda", None, (200, 200, 404, 409, 404, 404)),
+    ("GET", "/api/v1/events/{event}/table-plan?format=html", None, (200, 200, 403, 403, 403, 403)),
+    ("GET", "/api/v1/events/{event}/results", None, (200, 200, 403, 403, 403, 403)),
 ]
 
 
@@ -140,6 +190,8 @@ def _body(kind: str | dict[str, Any] | None) -> dict[str, Any] | None:
         return achievement(external_id=f"N-{unique}")
     if kind == "new_demand":
         return demand(external_id=f"ND-{unique}")
+    if kind == "new_event":
+        return _event_body()
     if kind == "new_user":
         return {"email": f"u-{unique}@test.example", "role": "manager", "password": "long enough pw"}
     return kind if isinstance(kind, dict) else None

@@ -9,13 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from matchmaker.search.embedding import (
-    Embedder,
-    EmbedderError,
-    available_embedders,
-    create_embedder,
-    split_windows,
-)
+from matchmaker.search.embedding import Embedder, EmbedderError, available_embedders, create_embedder
+from matchmaker.search.embedding.windows import split_windows
 from tests.search.tiny_st_model import build_tiny_st_model
 
 # Nothing here may reach a network; the embedders pass local_files_only themselves, this makes sure of it.

@@ -12,18 +12,18 @@ import numpy as np
 import pytest
 
 from matchmaker.search.embedding import Embedder
+from matchmaker.search.eval_data import load_split
 from matchmaker.search.evaluation import (
     Config,
     Evaluator,
     compare,
     evaluate,
     format_table,
-    load_split,
     score_need,
-    tune_weights,
     violates,
 )
 from matchmaker.search.ranking import NeedFacts, OfferFacts, Weights
+from matchmaker.search.tuning import tune_weights
 
 DIM = 256
 

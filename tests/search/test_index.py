@@ -13,15 +13,9 @@ import numpy as np
 import pytest
 
 from matchmaker.search import index as index_module
-from matchmaker.search.index import (
-    Filter,
-    IndexStateError,
-    Kind,
-    ReadWriteLock,
-    RecordAttrs,
-    VectorIndex,
-    set_faiss_threads,
-)
+from matchmaker.search.index import Filter, Kind, RecordAttrs, VectorIndex, set_faiss_threads
+from matchmaker.search.rwlock import ReadWriteLock
+from matchmaker.search.snapshot import IndexStateError
 
 FIELDS_100 = tuple(f"f{i}" for i in range(100))  # 100 fields: one field is a 1% filter
 REGIONS = ("北京", "天津", "河北", "其他")

@@ -10,7 +10,7 @@ from collections.abc import Callable
 import numpy as np
 import pytest
 
-from matchmaker.search import lexical
+from matchmaker.search import bm25
 from matchmaker.search.lexical import LexicalIndex
 from matchmaker.search.text import tokenize
 
@@ -372,7 +372,7 @@ def test_merges_rest_between_them_unless_the_overlay_fills_up() -> None:
 
 
 def test_a_snapshot_reuses_the_columns_of_a_query_it_has_seen(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(lexical, "COLUMN_CACHE_SIZE", 2)
+    monkeypatch.setattr(bm25, "COLUMN_CACHE_SIZE", 2)
     ix = LexicalIndex()
     ix.upsert(list(DOCS), list(DOCS.values()))
     queries = [tokenize(q) for q in ("相变蓄冷材料", "冷链物流 运输", "发酵罐 染菌", "材料 材料 工艺")]

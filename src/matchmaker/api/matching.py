@@ -18,6 +18,7 @@ from matchmaker.schemas.matching import (
 )
 from matchmaker.schemas.queries import TableExportParams
 from matchmaker.services import matching as svc
+from matchmaker.services import runs
 from matchmaker.services.access import Principal
 from matchmaker.services.indexing import SearchService
 from matchmaker.services.transfer import MEDIA_TYPES
@@ -95,7 +96,7 @@ def start_run(
 ) -> dict[str, Any]:
     """Rank achievements for every open need in the background; poll GET /matching-runs/{id} for progress."""
     search_service = _search(request)
-    run = svc.create_run(
+    run = runs.create_run(
         session,
         k=body.k,
         filters=body.filters,
@@ -106,15 +107,15 @@ def start_run(
     )
     # The session commits when this function returns (before the response and before background tasks).
     tasks.add_task(
-        request.app.state.run_in_background, svc.execute_run, request.app.state.session_factory, search_service, run.id
+        request.app.state.run_in_background, runs.execute_run, request.app.state.session_factory, search_service, run.id
     )
-    return svc.run_summary(run)
+    return runs.run_summary(run)
 
 
 @router.get("/matching-runs/{run_id}", response_model=RunRead, summary="Progress of a matching run")
 def get_run(run_id: int, session: SessionDep, principal: StaffDep) -> dict[str, Any]:
     """Status and progress of a run."""
-    return svc.run_summary(svc.get_run(session, run_id))
+    return runs.run_summary(runs.get_run(session, run_id))
 
 
 @router.get(
@@ -127,7 +128,7 @@ def export_run(
     run_id: int, params: Annotated[TableExportParams, Query()], session: SessionDep, principal: StaffDep
 ) -> Response:
     """One row per pairing with Chinese headers, sorted by need then rank."""
-    content = svc.export_run(session, run_id, params.format, principal)
+    content = runs.export_run(session, run_id, params.format, principal)
     return Response(
         content,
         media_type=MEDIA_TYPES[params.format],

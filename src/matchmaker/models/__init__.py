@@ -259,4 +259,5 @@ class AuditEntry(Base):
 
 
 from matchmaker.models import challenges as challenges  # noqa: E402,F401  (揭榜挂帅 tables)
+from matchmaker.models import events as _events  # noqa: E402, F401  (registers the event tables)
 from matchmaker.models.web import MatchInterest, SavedView  # noqa: E402, F401 - the web workspace

@@ -16,7 +16,7 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer
 
-from matchmaker.domain import AchievementStatus, DemandStatus, normalise_chain, normalise_mode, normalise_region
+from matchmaker.domain import AchievementStatus, DemandStatus, normalize_chain, normalize_mode, normalize_region
 from matchmaker.schemas.common import Page, UtcDateTime
 from matchmaker.search.text import normalize_text, normalize_width
 
@@ -63,7 +63,7 @@ def _dedupe(values: list[str]) -> list[str]:
 
 
 def _modes(values: list[str]) -> list[str]:
-    return _dedupe([normalise_mode(v) for v in values])
+    return _dedupe([normalize_mode(v) for v in values])
 
 
 def _number(value: Any) -> Any:
@@ -118,8 +118,8 @@ Keywords = Annotated[
     Field(max_length=40),
 ]
 Modes = Annotated[list[str], BeforeValidator(_split_list), AfterValidator(_modes)]
-Chain = Annotated[str, BeforeValidator(_blank_to_none), AfterValidator(normalise_chain)]
-Region = Annotated[str, BeforeValidator(_blank_to_none), AfterValidator(normalise_region)]
+Chain = Annotated[str, BeforeValidator(_blank_to_none), AfterValidator(normalize_chain)]
+Region = Annotated[str, BeforeValidator(_blank_to_none), AfterValidator(normalize_region)]
 Wan = Annotated[Annotated[Decimal, Field(ge=0, max_digits=14, decimal_places=2)] | None, BeforeValidator(_number)]
 Trl = Annotated[Annotated[int, Field(ge=1, le=9)] | None, BeforeValidator(_integer)]
 Flag = Annotated[bool, BeforeValidator(_boolean)]

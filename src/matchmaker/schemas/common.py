@@ -1,11 +1,14 @@
-"""What every response shares: the one date-time format and the page of a list."""
+"""What the schemas share: the one date-time format, the page of a list, and lists of enumeration values given as
+query parameters or JSON (Traditional spellings accepted, stored in canonical Simplified)."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated, Generic, TypeVar
+from typing import Annotated, Any, Generic, TypeVar
 
-from pydantic import BaseModel, PlainSerializer
+from pydantic import BaseModel, BeforeValidator, PlainSerializer
+
+from matchmaker.domain import normalize_chain, normalize_mode, normalize_region
 
 
 def utc_iso(moment: datetime) -> str:
@@ -33,3 +36,19 @@ class Items(BaseModel, Generic[T]):
     """A short list returned whole (no paging)."""
 
     items: list[T]
+
+
+def _each(normalize: Any) -> BeforeValidator:
+    def validate(value: Any) -> list[str]:
+        values = [] if value is None else [value] if isinstance(value, str) else list(value)
+        return [normalize(v) for v in values]
+
+    return BeforeValidator(validate)
+
+
+ChainList = Annotated[list[str], _each(normalize_chain)]
+"""Industrial chains (所属产业链), e.g. 新材料."""
+RegionList = Annotated[list[str], _each(normalize_region)]
+"""Regions: 北京, 天津, 河北, 其他."""
+ModeList = Annotated[list[str], _each(normalize_mode)]
+"""Transfer modes, e.g. 许可."""

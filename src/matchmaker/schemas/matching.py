@@ -5,22 +5,13 @@ from __future__ import annotations
 from datetime import date
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field
 
-from matchmaker.domain import normalise_chain, normalise_mode, normalise_region
-from matchmaker.schemas.common import UtcDateTime
+from matchmaker.schemas.common import ChainList, ModeList, RegionList, UtcDateTime
 from matchmaker.search.ranking import ConstraintPolicy
 
 MAX_QUERY_CHARS = 20_000
 """The longest free text a search accepts (longer: 413)."""
-
-
-def _as_list(value: Any) -> list[str]:
-    if value is None:
-        return []
-    if isinstance(value, str):
-        return [value]
-    return list(value)
 
 
 class MatchFilters(BaseModel):
@@ -28,26 +19,11 @@ class MatchFilters(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    field: list[str] = Field(default_factory=list, description="industrial chains, e.g. 新材料")
-    region: list[str] = Field(default_factory=list, description="regions: 北京, 天津, 河北, 其他")
+    field: ChainList = Field(default_factory=list, description="industrial chains, e.g. 新材料")
+    region: RegionList = Field(default_factory=list, description="regions: 北京, 天津, 河北, 其他")
     trl_min: int | None = Field(default=None, ge=1, le=9)
     trl_max: int | None = Field(default=None, ge=1, le=9)
-    modes: list[str] = Field(default_factory=list, description="transfer modes, at least one offered/preferred")
-
-    @field_validator("field", mode="before")
-    @classmethod
-    def _chains(cls, value: Any) -> Any:
-        return [normalise_chain(v) for v in _as_list(value)]
-
-    @field_validator("region", mode="before")
-    @classmethod
-    def _regions(cls, value: Any) -> Any:
-        return [normalise_region(v) for v in _as_list(value)]
-
-    @field_validator("modes", mode="before")
-    @classmethod
-    def _modes(cls, value: Any) -> Any:
-        return [normalise_mode(v) for v in _as_list(value)]
+    modes: ModeList = Field(default_factory=list, description="transfer modes, at least one offered/preferred")
 
 
 class MatchParams(MatchFilters):

@@ -3,11 +3,9 @@ a typo must not silently widen a filter). Enumerations accept Traditional spelli
 
 from __future__ import annotations
 
-from typing import Any
+from pydantic import BaseModel, ConfigDict, Field
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
-
-from matchmaker.domain import normalise_chain, normalise_region
+from matchmaker.schemas.common import ChainList, RegionList
 
 
 class _Params(BaseModel):
@@ -21,32 +19,16 @@ class PageParams(_Params):
     offset: int = Field(default=0, ge=0)
 
 
-def _listed(value: Any) -> list[Any]:
-    if value is None:
-        return []
-    return [value] if isinstance(value, str) else list(value)
-
-
 class RecordFilterParams(_Params):
     """Filters of a list of records (achievements or needs)."""
 
-    field: list[str] = Field(default_factory=list, description="industrial chain(s), e.g. 新材料")
-    region: list[str] = Field(default_factory=list, description="region(s): 北京, 天津, 河北, 其他")
+    field: ChainList = Field(default_factory=list, description="industrial chain(s), e.g. 新材料")
+    region: RegionList = Field(default_factory=list, description="region(s): 北京, 天津, 河北, 其他")
     status: list[str] = Field(default_factory=list, description="status(es) of the list")
     trl_min: int | None = Field(default=None, ge=1, le=9)
     trl_max: int | None = Field(default=None, ge=1, le=9)
     external_id: str | None = None
     q: str | None = Field(default=None, max_length=200, description="text in the title or body, e.g. 冷链")
-
-    @field_validator("field", mode="before")
-    @classmethod
-    def _chains(cls, value: Any) -> list[str]:
-        return [normalise_chain(v) for v in _listed(value)]
-
-    @field_validator("region", mode="before")
-    @classmethod
-    def _regions(cls, value: Any) -> list[str]:
-        return [normalise_region(v) for v in _listed(value)]
 
 
 class RecordListParams(RecordFilterParams, PageParams):
@@ -67,21 +49,11 @@ class PairingListParams(PageParams):
 
     status: list[str] = Field(default_factory=list, description="proposed, shortlisted, contacted, ...")
     assignee: int | None = None
-    field: list[str] = Field(default_factory=list, description="the need's industrial chain")
-    region: list[str] = Field(default_factory=list, description="the need's region")
+    field: ChainList = Field(default_factory=list, description="the need's industrial chain")
+    region: RegionList = Field(default_factory=list, description="the need's region")
     run: int | None = None
     need: int | None = None
     achievement: int | None = None
-
-    @field_validator("field", mode="before")
-    @classmethod
-    def _chains(cls, value: Any) -> list[str]:
-        return [normalise_chain(v) for v in _listed(value)]
-
-    @field_validator("region", mode="before")
-    @classmethod
-    def _regions(cls, value: Any) -> list[str]:
-        return [normalise_region(v) for v in _listed(value)]
 
 
 class TableExportParams(_Params):

@@ -1,12 +1,7 @@
 """Offline evaluation of the matcher on a judged split (data/eval/<split>/): baselines, full ranking, weight search.
 
-A split is a folder with three files:
-
-* ``achievements.jsonl`` — one achievement per line, the canonical fields (docs/DOMAIN.md);
-* ``demands.jsonl`` — one need per line, the canonical fields plus ``eval_tags`` (the slices it belongs to:
-  ``zh-en``, ``en-zh``, ``hans-hant``, ``constraint``, ``jargon``, ``symptom``, ``hard-negative``, ...);
-* ``qrels.tsv`` — ``demand_external_id<TAB>achievement_external_id<TAB>grade`` with a header line; 3 = solves the
-  need, 2 = worth a meeting, 1 = same area; pairs not listed are grade 0.
+A split (data/eval/<split>/) is loaded by :mod:`matchmaker.search.eval_data`; the weight search is
+:mod:`matchmaker.search.tuning`.
 
 Records get matcher ids 1..n in file order (achievements and needs separately); results and reports use the external
 ids. Every configuration ranks all achievements for every need (top ``k``), and each need is scored with
@@ -36,23 +31,17 @@ This module is pure: no web framework, no ORM.
 
 from __future__ import annotations
 
-import csv
-import json
 import math
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import date
-from functools import cached_property
-from itertools import product
-from pathlib import Path
-from types import SimpleNamespace
 from typing import Any, Literal
 
 import numpy as np
 
-from matchmaker.search.documents import DOC_FIELDS, Doc, need_doc, offer_doc
 from matchmaker.search.embedding import Embedder, create_embedder
+from matchmaker.search.eval_data import Split
 from matchmaker.search.index import VectorIndex
 from matchmaker.search.lexical import LexicalIndex
 from matchmaker.search.matcher import Matcher, Query
@@ -65,7 +54,7 @@ from matchmaker.search.metrics import (
     summarise,
 )
 from matchmaker.search.ranking import ConstraintPolicy, NeedFacts, OfferFacts, Weights, hard_violations
-from matchmaker.search.text import detect_language, tokenize
+from matchmaker.search.text import tokenize
 
 __all__ = [
     "EVAL_TODAY",
@@ -75,14 +64,10 @@ __all__ = [
     "Evaluator",
     "NeedResult",
     "Report",
-    "Split",
-    "TuneStep",
     "compare",
     "evaluate",
     "format_table",
-    "load_split",
     "score_need",
-    "tune_weights",
     "violates",
 ]
 
@@ -91,7 +76,6 @@ EVAL_TODAY = date(2026, 11, 23)
 K = 10
 METRICS = ("ndcg@10", "recall@10", "mrr", "constraint_accuracy")
 RELEVANT_GRADE = 2
-ACHIEVEMENT_STATUS = "active"  # every achievement in a split is live; the service filters on this status too
 
 ConfigKind = Literal["bm25", "dense", "full"]
 EmbedderFactory = Callable[[str, bool], Embedder]
@@ -100,122 +84,6 @@ EmbedderFactory = Callable[[str, bool], Embedder]
 
 def _default_factory(spec: str, to_simplified: bool) -> Embedder:
     return create_embedder(spec, to_simplified=to_simplified)
-
-
-# ----------------------------------------------------------------------------------------------------------------
-# Loading a split
-# ----------------------------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Split:
-    """A judged split: achievements and needs as matcher documents, judgements and slice labels.
-
-    ``qrels`` maps a need's external id to ``{achievement external id: grade}`` (grades > 0 only; absent = 0).
-    ``slices`` maps a slice name (each eval tag, and ``lang:<language>`` of the need text) to need indices.
-    """
-
-    name: str
-    achievements: tuple[Doc, ...]
-    needs: tuple[Doc, ...]
-    achievement_ids: tuple[str, ...]  # external id of achievements[i]
-    need_ids: tuple[str, ...]  # external id of needs[i]
-    qrels: dict[str, dict[str, int]]
-    tags: tuple[tuple[str, ...], ...]  # eval tags of needs[i]
-    languages: tuple[str, ...]  # detected language of needs[i]
-
-    @property
-    def slices(self) -> dict[str, list[int]]:
-        """Slice name → indices of its needs: one slice per eval tag, then one per need language."""
-        out: dict[str, list[int]] = {}
-        for i, tags in enumerate(self.tags):
-            for tag in tags:
-                out.setdefault(tag, []).append(i)
-        for i, language in enumerate(self.languages):
-            out.setdefault(f"lang:{language}", []).append(i)
-        return out
-
-    @cached_property
-    def offers(self) -> dict[str, OfferFacts]:
-        """Achievement external id → its facts."""
-        out: dict[str, OfferFacts] = {}
-        for external_id, doc in zip(self.achievement_ids, self.achievements, strict=True):
-            assert isinstance(doc.facts, OfferFacts)
-            out[external_id] = doc.facts
-        return out
-
-
-def _read_jsonl(path: Path) -> list[dict[str, Any]]:
-    rows = []
-    with path.open(encoding="utf-8") as fh:
-        for n, line in enumerate(fh, start=1):
-            if line.strip():
-                try:
-                    rows.append(json.loads(line))
-                except json.JSONDecodeError as exc:
-                    raise ValueError(f"{path}:{n}: not JSON: {exc}") from exc
-    return rows
-
-
-def _optional_float(value: Any) -> float | None:
-    return None if value is None or value == "" else float(value)
-
-
-def _source(row: Mapping[str, Any], fields: Sequence[str], status: str) -> SimpleNamespace:
-    """A line of a split as a document source (:mod:`matchmaker.search.documents`): absent fields are None."""
-    values = {name: row.get(name) for name in fields}
-    for money in ("price_wan", "budget_wan"):
-        if money in values:
-            values[money] = _optional_float(values[money])
-    deadline = values.get("deadline")
-    values["deadline"] = date.fromisoformat(deadline) if isinstance(deadline, str) and deadline else None
-    return SimpleNamespace(**{**values, "status": status, "updated_at": None})
-
-
-def _achievement_doc(i: int, row: Mapping[str, Any]) -> Doc:
-    return offer_doc(_source({**row, "id": i}, DOC_FIELDS["achievements"], ACHIEVEMENT_STATUS))
-
-
-def _need_doc(i: int, row: Mapping[str, Any]) -> Doc:
-    return need_doc(_source({**row, "id": i}, DOC_FIELDS["demands"], "open"))
-
-
-def load_split(path: str | Path) -> Split:
-    """Read a split folder into matcher documents (ids 1..n in file order) and judgements; see the module docstring.
-
-    Raises ValueError for duplicate external ids, judgements naming unknown records and grades outside 0..3.
-    """
-    path = Path(path)
-    a_rows = _read_jsonl(path / "achievements.jsonl")
-    d_rows = _read_jsonl(path / "demands.jsonl")
-    achievement_ids = tuple(str(r["external_id"]) for r in a_rows)
-    need_ids = tuple(str(r["external_id"]) for r in d_rows)
-    for kind, ids in (("achievement", achievement_ids), ("demand", need_ids)):
-        if len(set(ids)) != len(ids):
-            raise ValueError(f"{path}: duplicate {kind} external ids")
-    known_a, known_d = set(achievement_ids), set(need_ids)
-    qrels: dict[str, dict[str, int]] = {d: {} for d in need_ids}
-    with (path / "qrels.tsv").open(encoding="utf-8", newline="") as fh:
-        reader = csv.DictReader(fh, delimiter="\t")
-        for n, row in enumerate(reader, start=2):
-            need, ach, grade = row["demand_external_id"], row["achievement_external_id"], int(row["grade"])
-            if need not in known_d or ach not in known_a:
-                raise ValueError(f"{path / 'qrels.tsv'}:{n}: unknown id in ({need}, {ach})")
-            if not 0 <= grade <= 3:
-                raise ValueError(f"{path / 'qrels.tsv'}:{n}: grade {grade} outside 0..3")
-            if grade > 0:
-                qrels[need][ach] = grade
-    needs = tuple(_need_doc(i, r) for i, r in enumerate(d_rows, start=1))
-    return Split(
-        name=path.name,
-        achievements=tuple(_achievement_doc(i, r) for i, r in enumerate(a_rows, start=1)),
-        needs=needs,
-        achievement_ids=achievement_ids,
-        need_ids=need_ids,
-        qrels=qrels,
-        tags=tuple(tuple(r.get("eval_tags") or ()) for r in d_rows),
-        languages=tuple(detect_language(d.text) for d in needs),
-    )
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -493,112 +361,6 @@ def compare(
     """Score several configurations on a split, embedding each text once per embedder."""
     evaluator = evaluator or Evaluator(split, embedder_factory=embedder_factory)
     return [evaluator.evaluate(c) for c in configs]
-
-
-# ----------------------------------------------------------------------------------------------------------------
-# Weight search (development split only)
-# ----------------------------------------------------------------------------------------------------------------
-
-DEFAULT_GRID: dict[str, tuple[float, ...]] = {
-    "lexical": (0.0, 0.1, 0.2, 0.3, 0.5, 0.8, 1.2),
-    "chain": (0.0, 0.03, 0.06, 0.1, 0.15, 0.2, 0.3),
-    "trl": (0.0, 0.02, 0.04, 0.08),
-    "mode": (0.0, 0.03, 0.06, 0.1),
-    "price": (0.0, 0.03, 0.06),
-    "region": (0.0, 0.03, 0.06),
-    "penalty": (0.02, 0.05, 0.1, 0.2, 0.3, 0.5),
-    "pool": (30, 45, 60, 100),
-}
-"""Values tried per parameter: ``semantic`` stays 1 (the scale), ``freshness`` is untestable offline (no dates).
-The matcher never uses a pool below ``3 k`` (30 for k = 10)."""
-
-DEFAULT_JOINT: dict[str, tuple[float, ...]] = {
-    "lexical": (0.0, 0.1, 0.3, 0.8),
-    "chain": (0.0, 0.06, 0.15, 0.3),
-    "penalty": (0.05, 0.1, 0.3),
-}
-"""Coarse grid searched jointly before the coordinate rounds. These three interact: the penalty only means something
-relative to the spread of the relevance score, which the lexical and chain weights set, so one-at-a-time moves from
-the defaults get stuck (on dev, a coordinate search alone ended 0.04 nDCG lower from one start than from another)."""
-
-
-@dataclass(frozen=True)
-class TuneStep:
-    """One accepted move of the search: a parameter (or ``a+b`` for the joint stage), its value, the objective."""
-
-    parameter: str
-    value: float | tuple[float, ...]
-    objective: float
-    constraint_accuracy: float
-
-
-def tune_weights(
-    evaluator: Evaluator,
-    start: Config,
-    *,
-    grid: Mapping[str, Sequence[float]] | None = None,
-    joint: Mapping[str, Sequence[float]] | None = None,
-    rounds: int = 3,
-    min_gain: float = 0.002,
-) -> tuple[Config, list[TuneStep]]:
-    """Search ranking weights and the pool size for the best mean nDCG@10 on the evaluator's split.
-
-    First the parameters in ``joint`` (default :data:`DEFAULT_JOINT`; ``{}`` skips this stage) are searched together
-    over the product of their values; then coordinate rounds try every ``grid`` value of each parameter in turn,
-    keeping the others fixed. A move is taken when it beats the current objective by at least ``min_gain`` (so ties
-    and noise keep the current, rounder value) and keeps constraint accuracy at or above the starting configuration's.
-    Stops after ``rounds`` rounds or a round without a move. Only re-ranks: the evaluator embeds the vectors once.
-
-    Run it on the development split only; the test split is for reporting the chosen configuration once.
-    """
-    if start.kind != "full":
-        raise ValueError("only full configurations have weights to tune")
-    grid = grid or DEFAULT_GRID
-    cache: dict[tuple[tuple[str, float], ...], tuple[float, float]] = {}
-
-    def score(config: Config) -> tuple[float, float]:
-        key = (*sorted(config.weights.as_dict().items()), ("pool", float(config.pool)))
-        if key not in cache:
-            report = evaluator.evaluate(config)
-            cache[key] = (report.mean("ndcg@10"), report.mean("constraint_accuracy"))
-        return cache[key]
-
-    def with_values(config: Config, values: Mapping[str, float]) -> Config:
-        weights = {k: float(v) for k, v in values.items() if k != "pool"}
-        pool = int(values.get("pool", config.pool))
-        return replace(config, weights=replace(config.weights, **weights), pool=pool)
-
-    current = start
-    best, floor = score(current)
-    steps: list[TuneStep] = []
-
-    def try_moves(name: str, moves: list[dict[str, float]]) -> bool:
-        nonlocal current, best
-        trials = [(score(with_values(current, m)), m) for m in moves]
-        allowed = [(s, m) for s, m in trials if not s[1] < floor]  # a nan floor (no constrained needs) allows all
-        if not allowed:
-            return False
-        (objective, accuracy), move = max(allowed, key=lambda t: t[0][0])  # first of equals: grid order
-        if objective < best + min_gain:
-            return False
-        current, best = with_values(current, move), objective
-        value = tuple(move.values()) if len(move) > 1 else next(iter(move.values()))
-        steps.append(TuneStep(name, value, objective, accuracy))
-        return True
-
-    joint = DEFAULT_JOINT if joint is None else joint
-    if joint:
-        names = list(joint)
-        try_moves(
-            "+".join(names), [dict(zip(names, combo, strict=True)) for combo in product(*(joint[p] for p in names))]
-        )
-    for _ in range(rounds):
-        moved = False
-        for parameter, values in grid.items():
-            moved |= try_moves(parameter, [{parameter: v} for v in values])
-        if not moved:
-            break
-    return current, steps
 
 
 # ----------------------------------------------------------------------------------------------------------------

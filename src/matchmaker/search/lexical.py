@@ -46,53 +46,30 @@ lower bound of the k-th best score, found from the documents of the query's stro
 than k documents are left to sort). ``scores`` looks given ids up in the query's posting lists by binary search,
 without a pass over the corpus. Overlay records are scored from the overlay's own posting maps (Python, so the
 cost grows with the postings the query shares with them); both paths go through the same function, so ``search``
-and ``scores`` agree exactly there too. Measured beside a 2,000-document snapshot (same corpus and queries as
-below): ``search`` k = 120 took 0.4 ms with an empty overlay, 0.7 ms with 256 records in it, 1.6 ms with 1,000 and
-3.0 ms with 2,000 (medians); a write into the overlay took 0.15-0.3 ms a record, against 0.27 s for the rebuild
-it replaces.
-
-Cost, measured on the synthetic corpus of benchmarks/_common.py (the sample records' jieba tokens resampled with a
-long tail of compound terms: about 117 tokens and 85 postings a document, 208k distinct tokens at 1M documents; the
-100 sample needs as queries, about 70 distinct tokens each; bm25s 0.3.16, numpy 2.4; a 2-core VM shared with other
-jobs, so the ranges are load noise):
-
-    =========  ==================  ===========================  =======================  ===================
-    documents  rebuild             jieba ``tokenize`` of all    ``search`` k = 120       ``scores``, 120 ids
-                                   texts (done once, at write)  (median / p90)
-    =========  ==================  ===========================  =======================  ===================
-    100,000    8-10 s              45-78 s                      1.6 / 2.0 ms             0.7 ms
-    1,000,000  80-166 s            (not measured)               7-15 / 11-29 ms          0.7-1 ms
-    =========  ==================  ===========================  =======================  ===================
-
-The scoring pass is the floor of ``search`` (a compiled loop was measured at 4-6 ms at 1M: the postings' memory
-traffic dominates); beyond a million documents, exact top-k with dynamic pruning (block-max WAND in a search engine
-or PostgreSQL's text search) is the next step.
+and ``scores`` agree exactly there too. The measured costs (overlay, rebuild, tokenising, ``search`` and ``scores``
+at 100k and 1M documents) are in benchmarks/README.md.
 """
 
 from __future__ import annotations
 
 import logging
-import math
 import sys
 import threading
 import time
-from collections import Counter
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
 from typing import Any
 
 import bm25s
 import numpy as np
 import numpy.typing as npt
 
+from matchmaker.search.bm25 import FloatArray, IdArray, Overlay, Snapshot
 from matchmaker.search.text import tokenize
 
 __all__ = ["LexicalIndex"]
 
 log = logging.getLogger(__name__)
 
-FloatArray = npt.NDArray[np.float32]
-IdArray = npt.NDArray[np.int64]
 Ids = Sequence[int] | npt.NDArray[np.integer[Any]]
 """Record ids: a list or an integer numpy array."""
 
@@ -107,270 +84,6 @@ MERGE_REST = 3.0
 """A merge waits until this many times the last merge's duration has passed since it (merges use ≤ 1/4 of a core)."""
 OVERLAY_MAX = 2_000
 """Records the overlay takes; a batch past it drops the overlay (see Updates)."""
-THRESHOLD_PROBE = 4096
-"""Postings read from the query's strongest terms to find a score threshold before selecting the top k."""
-COLUMN_CACHE_SIZE = 4096
-"""Queries whose vocabulary columns a snapshot keeps (then it starts over)."""
-
-
-@dataclass(frozen=True)
-class _Snapshot:
-    """A built, immutable ``bm25s`` index; ``ids[p]`` is the record id at corpus position ``p`` (ascending)."""
-
-    ids: IdArray
-    retriever: bm25s.BM25 | None  # None when no document has a token (bm25s cannot build an empty vocabulary)
-    vocab: dict[str, int]
-    idf: FloatArray  # per vocabulary column
-    col_max: FloatArray  # per vocabulary column: the largest score any document gets from that token
-    avgdl: float  # mean tokens per document (0.0 for an empty corpus)
-    k1: float
-    b: float
-    # The columns of recent queries: a snapshot's vocabulary never changes, and the same needs are ranked again and
-    # again (each lookup walks every query token through the vocabulary).
-    _column_cache: dict[tuple[str, ...], tuple[IdArray, FloatArray]] = field(
-        default_factory=dict, compare=False, repr=False
-    )
-
-    @property
-    def n_docs(self) -> int:
-        return len(self.ids)
-
-    def token_idf(self, token: str) -> float:
-        """The token's idf in this snapshot; a token no document holds gets the ``df = 0`` value."""
-        col = self.vocab.get(token)
-        if col is not None:
-            return float(self.idf[col])
-        return math.log(1.0 + (self.n_docs + 0.5) / 0.5)
-
-    def tf_parts(self, tokens: list[str]) -> dict[str, float]:
-        """Each distinct token's ``tf / (tf + k1 · (1 − b + b · |d| / avgdl))`` for a document of ``tokens``."""
-        avgdl = self.avgdl or float(len(tokens)) or 1.0
-        norm = self.k1 * (1.0 - self.b + self.b * len(tokens) / avgdl)
-        return {token: tf / (tf + norm) for token, tf in Counter(tokens).items()}
-
-    def positions(self, ids: npt.ArrayLike) -> tuple[IdArray, npt.NDArray[np.bool_]]:
-        """Corpus positions of ``ids`` and whether each id is indexed (positions of unknown ids are meaningless)."""
-        wanted = np.asarray(ids, dtype=np.int64).ravel()
-        pos = np.searchsorted(self.ids, wanted)
-        known = pos < self.n_docs
-        known[known] = self.ids[pos[known]] == wanted[known]
-        return pos.astype(np.int64), known
-
-    def columns(self, query_tokens: list[str]) -> tuple[IdArray, FloatArray]:
-        """The query's distinct vocabulary columns and each token's count in the query, strongest column first.
-
-        "Strongest" is the largest contribution the column can make to any document (count × column maximum).
-        Every scoring path adds the columns' float32 terms in this order, so :meth:`all_scores` and
-        :meth:`scores_at` give bit-identical scores.
-        """
-        key = tuple(query_tokens)
-        found = self._column_cache.get(key)
-        if found is not None:
-            return found
-        token_ids = [self.vocab[t] for t in query_tokens if t in self.vocab]
-        if not token_ids:
-            found = np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
-        else:
-            ordered = np.sort(np.asarray(token_ids, dtype=np.int64))
-            first = np.flatnonzero(np.concatenate(([True], ordered[1:] != ordered[:-1])))
-            cols = ordered[first]
-            counts = np.diff(np.append(first, ordered.shape[0])).astype(np.float32)
-            order = np.argsort(-(counts * self.col_max[cols]), kind="stable")
-            found = cols[order], counts[order]
-            found[0].flags.writeable = found[1].flags.writeable = False  # shared by every later query
-        if len(self._column_cache) >= COLUMN_CACHE_SIZE:
-            self._column_cache.clear()
-        self._column_cache[key] = found
-        return found
-
-    def _arrays(self) -> tuple[FloatArray, npt.NDArray[Any], npt.NDArray[Any]]:
-        assert self.retriever is not None
-        scores = self.retriever.scores
-        return scores["data"], scores["indices"], scores["indptr"]
-
-    def all_scores(self, query_tokens: list[str], weight_mask: FloatArray | None = None) -> FloatArray | None:
-        """BM25 score of every document, or None when no query token is in the vocabulary (all scores 0).
-
-        The sum over the query's columns of bm25s's precomputed per-document scores (what
-        ``BM25.get_scores_from_ids`` computes), a repeated query token counted once per occurrence.
-        """
-        if self.retriever is None:
-            return None
-        cols, counts = self.columns(query_tokens)
-        if not len(cols):
-            return None
-        data, indices, indptr = self._arrays()
-        scores = np.zeros(self.n_docs, dtype=np.float32)
-        for col, count in zip(cols.tolist(), counts.tolist(), strict=True):
-            start, end = int(indptr[col]), int(indptr[col + 1])
-            values = data[start:end] if count == 1.0 else np.float32(count) * data[start:end]
-            np.add.at(scores, indices[start:end], values)  # indices are distinct within a column
-        if weight_mask is not None:
-            scores *= weight_mask
-        return scores
-
-    def scores_at(self, query_tokens: list[str], positions: IdArray) -> FloatArray:
-        """BM25 scores of the documents at ``positions`` only.
-
-        Each column's postings are sorted by document position, so a binary search per column finds the given
-        documents: O(columns × m × log df) instead of a pass over every posting of the query, which is what scoring
-        a hundred candidates of a million-document corpus needs. The positions are searched in ascending order
-        (numpy narrows each search from the previous one).
-        """
-        out = np.zeros(len(positions), dtype=np.float32)
-        if self.retriever is None or not len(positions):
-            return out
-        cols, counts = self.columns(query_tokens)
-        data, indices, indptr = self._arrays()
-        order = np.argsort(positions, kind="stable")
-        wanted = positions[order].astype(indices.dtype, copy=False)
-        sums = np.zeros(len(positions), dtype=np.float32)
-        for col, count in zip(cols.tolist(), counts.tolist(), strict=True):
-            start, end = int(indptr[col]), int(indptr[col + 1])
-            column = indices[start:end]
-            at = np.searchsorted(column, wanted)
-            found = at < column.shape[0]
-            found[found] = column[at[found]] == wanted[found]
-            if found.any():
-                values = data[start + at[found]]
-                sums[found] += values if count == 1.0 else np.float32(count) * values
-        out[order] = sums
-        return out
-
-    def threshold(self, query_tokens: list[str], scores: FloatArray, k: int) -> float:
-        """A lower bound of the k-th best score: the k-th best among the documents of the strongest query tokens.
-
-        Any k distinct documents bound the k-th best score from below; those holding the tokens with the highest
-        possible contribution are the likeliest to be near the top, so ``scores >= threshold`` usually keeps little
-        more than k documents instead of every document that shares one common word with the query. 0.0 when the
-        probe finds fewer than k documents (the caller then keeps every positive score).
-        """
-        if self.retriever is None:
-            return 0.0
-        cols, _ = self.columns(query_tokens)
-        if not len(cols):
-            return 0.0
-        _, indices, indptr = self._arrays()
-        parts: list[npt.NDArray[Any]] = []
-        taken = 0
-        for col in cols.tolist():
-            start, end = int(indptr[col]), int(indptr[col + 1])
-            parts.append(indices[start : min(end, start + THRESHOLD_PROBE)])
-            taken += parts[-1].shape[0]
-            if taken >= max(THRESHOLD_PROBE, 4 * k):
-                break
-        probe = _distinct(np.concatenate(parts))
-        if probe.shape[0] < k:
-            return 0.0
-        values = scores[probe]
-        return float(np.partition(values, values.shape[0] - k)[values.shape[0] - k])
-
-    def top(
-        self, query_tokens: list[str], k: int, allowed: IdArray | None, excluded: IdArray, also: IdArray
-    ) -> tuple[list[tuple[int, float]], FloatArray]:
-        """The ``k`` best documents with a positive score among ``allowed`` (all when None) minus ``excluded``, and
-        the scores of the documents at positions ``also`` from the same pass (what :meth:`scores_at` gives them,
-        bit for bit; 0 where ``allowed`` or ``excluded`` leaves them out)."""
-        mask: FloatArray | None = None
-        also_scores = np.zeros(len(also), dtype=np.float32)
-        if allowed is not None:
-            pos, known = self.positions(allowed)
-            if not known.any():
-                return [], also_scores
-            mask = np.zeros(self.n_docs, dtype=np.float32)
-            mask[pos[known]] = 1.0
-        # Scores through bm25s, selection here rather than with BM25.retrieve: retrieve raises when k exceeds the
-        # corpus size, returns zero-score documents and breaks ties arbitrarily.
-        all_scores = self.all_scores(query_tokens, weight_mask=mask)
-        if all_scores is None:
-            return [], also_scores
-        if len(excluded):
-            pos, known = self.positions(excluded)
-            all_scores[pos[known]] = 0.0
-        also_scores[:] = all_scores[also]
-        if k <= 0:
-            return [], also_scores
-        # Select from the documents at or above a cheap lower bound of the k-th best score rather than from every
-        # positive score: with common words in the query that is most of the corpus, and partitioning a million
-        # scores costs more than computing them.
-        floor = self.threshold(query_tokens, all_scores, k)
-        hits = np.flatnonzero(all_scores >= floor) if floor > 0 else np.flatnonzero(all_scores > 0)
-        if len(hits) > k:
-            # Keep every hit scoring at least the k-th best score (ties included), so the id tie-break below
-            # decides which of the tied ones make the cut.
-            kth = np.partition(all_scores[hits], len(hits) - k)[len(hits) - k]
-            hits = hits[all_scores[hits] >= kth]
-        order = np.lexsort((self.ids[hits], -all_scores[hits]))[:k]
-        best = hits[order]
-        return [(int(i), float(s)) for i, s in zip(self.ids[best], all_scores[best], strict=True)], also_scores
-
-
-@dataclass(frozen=True)
-class _Overlay:
-    """Records written since the snapshot was built, scored with the snapshot's statistics (see Updates).
-
-    Never mutated: :meth:`written` returns a new overlay that shares the unchanged parts, so a reader holding one
-    needs no lock.
-    """
-
-    docs: Mapping[int, Mapping[str, float]] = field(default_factory=dict)  # present records: token -> tf part
-    postings: Mapping[str, Mapping[int, float]] = field(default_factory=dict)  # token -> record -> tf part
-    # Records of the snapshot that changed or are gone, ascending: kept as the array every read passes to numpy.
-    stale: IdArray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
-    since: float = 0.0  # time.monotonic() of the oldest pending write
-
-    @property
-    def empty(self) -> bool:
-        return not self.docs and not len(self.stale)
-
-    def written(self, snap: _Snapshot, writes: Mapping[int, list[str] | None], now: float) -> _Overlay:
-        """This overlay with ``writes`` applied (tokens, or None for a removal) at ``now`` (time.monotonic())."""
-        ids = list(writes)
-        docs = dict(self.docs)
-        postings = dict(self.postings)
-        copied: set[str] = set()  # posting maps already copied for this overlay
-
-        def posting(token: str) -> dict[int, float]:
-            if token not in copied:
-                postings[token] = dict(postings.get(token, {}))
-                copied.add(token)
-            return postings[token]  # type: ignore[return-value]
-
-        for record_id, tokens in writes.items():
-            for token in docs.pop(record_id, {}):
-                posting(token).pop(record_id, None)
-            if tokens is not None:
-                parts = snap.tf_parts(tokens)
-                docs[record_id] = parts
-                for token, part in parts.items():
-                    posting(token)[record_id] = part
-        for token in copied:
-            if not postings[token]:
-                del postings[token]
-        written_ids = np.asarray(ids, dtype=np.int64)
-        _, held = snap.positions(written_ids)
-        return _Overlay(docs, postings, np.union1d(self.stale, written_ids[held]), self.since or now)
-
-    def score_map(self, snap: _Snapshot, query_tokens: list[str]) -> dict[int, float]:
-        """Score of every overlay record sharing a token with the query (the one path both reads use)."""
-        acc: dict[int, float] = {}
-        if not self.postings:
-            return acc
-        for token, count in Counter(query_tokens).items():
-            posting = self.postings.get(token)
-            if posting:
-                weight = count * snap.token_idf(token)
-                for record_id, part in posting.items():
-                    acc[record_id] = acc.get(record_id, 0.0) + weight * part
-        return acc
-
-
-def _distinct(values: npt.NDArray[Any]) -> npt.NDArray[Any]:
-    """Sorted distinct values (np.unique hashes in numpy 2, about ten times slower than a sort at these sizes)."""
-    ordered = np.sort(values)
-    if ordered.shape[0] > 1:
-        ordered = ordered[np.concatenate(([True], ordered[1:] != ordered[:-1]))]
-    return ordered
 
 
 class LexicalIndex:
@@ -400,7 +113,7 @@ class LexicalIndex:
         self._version = 0  # bumped by every write
         self._pending: dict[int, int] = {}  # records written since the snapshot's copy -> the write's version
         # What reads use, swapped as one: the snapshot, and the overlay (None when dropped, see Updates).
-        self._view: tuple[_Snapshot, _Overlay | None] = (self._build(np.zeros(0, dtype=np.int64), []), _Overlay())
+        self._view: tuple[Snapshot, Overlay | None] = (self._build(np.zeros(0, dtype=np.int64), []), Overlay())
         self._rebuilder: threading.Thread | None = None
         self._merged_at = 0.0  # time.monotonic() when the last build was swapped in
         self._merge_s = 0.0  # how long it took
@@ -544,9 +257,7 @@ class LexicalIndex:
         return hits, scores
 
     @staticmethod
-    def _in_snapshot(
-        snap: _Snapshot, overlay: _Overlay | None, wanted: IdArray
-    ) -> tuple[IdArray, npt.NDArray[np.bool_]]:
+    def _in_snapshot(snap: Snapshot, overlay: Overlay | None, wanted: IdArray) -> tuple[IdArray, npt.NDArray[np.bool_]]:
         """Snapshot positions of ``wanted`` and whether the snapshot answers for each (indexed and not stale)."""
         pos, known = snap.positions(wanted)
         if overlay is not None and len(overlay.stale) and len(wanted):
@@ -554,7 +265,7 @@ class LexicalIndex:
         return pos, known
 
     @staticmethod
-    def _fill_fresh(out: FloatArray, wanted: IdArray, overlay: _Overlay, fresh: dict[int, float]) -> None:
+    def _fill_fresh(out: FloatArray, wanted: IdArray, overlay: Overlay, fresh: dict[int, float]) -> None:
         """Set the scores of the overlay's records among ``wanted`` from its score map."""
         for i, record_id in enumerate(wanted.tolist()):
             if record_id in overlay.docs:
@@ -567,7 +278,7 @@ class LexicalIndex:
 
     # -- building -------------------------------------------------------------------------------------------------
 
-    def _current(self) -> tuple[_Snapshot, _Overlay | None]:
+    def _current(self) -> tuple[Snapshot, Overlay | None]:
         """The snapshot and overlay to read, starting or waiting for a rebuild where one is due (see Updates)."""
         view = self._view
         snap, overlay = view
@@ -580,7 +291,7 @@ class LexicalIndex:
             self._rebuild_in_background()
         return view
 
-    def _merge_due(self, overlay: _Overlay) -> bool:
+    def _merge_due(self, overlay: Overlay) -> bool:
         """Whether to start a merge: see Updates (limits, and the rest between merges)."""
         pending = len(self._pending)
         if not pending:
@@ -606,10 +317,10 @@ class LexicalIndex:
                 self._merge_s = self._merged_at - started
                 # Writes made during the build stay pending, in a new overlay over the new snapshot.
                 self._pending = {i: v for i, v in self._pending.items() if v > version}
-                overlay: _Overlay | None = None
+                overlay: Overlay | None = None
                 if len(self._pending) <= self.overlay_max:
                     writes = {i: self._docs.get(i) for i in self._pending}
-                    overlay = _Overlay().written(snap, writes, started) if writes else _Overlay()
+                    overlay = Overlay().written(snap, writes, started) if writes else Overlay()
                 self._view = (snap, overlay)
 
     def _rebuild_in_background(self) -> None:
@@ -630,12 +341,12 @@ class LexicalIndex:
             if self._view[1] is not None:
                 return
 
-    def _build(self, ids: IdArray, corpus: list[list[str]]) -> _Snapshot:
+    def _build(self, ids: IdArray, corpus: list[list[str]]) -> Snapshot:
         """Build a snapshot of ``corpus`` (token lists in the order of ``ids``, ascending)."""
         avgdl = float(np.mean([len(doc) for doc in corpus])) if corpus else 0.0
         if not any(corpus):
             empty = np.zeros(0, dtype=np.float32)
-            return _Snapshot(
+            return Snapshot(
                 ids=ids, retriever=None, vocab={}, idf=empty, col_max=empty, avgdl=avgdl, k1=self.k1, b=self.b
             )
         retriever = bm25s.BM25(k1=self.k1, b=self.b, method="lucene", backend="numpy", csc_backend="auto")
@@ -650,6 +361,6 @@ class LexicalIndex:
         if filled.size:
             col_max[filled] = np.maximum.reduceat(data, indptr[filled])
         vocab = dict(retriever.vocab_dict)
-        return _Snapshot(
+        return Snapshot(
             ids=ids, retriever=retriever, vocab=vocab, idf=idf, col_max=col_max, avgdl=avgdl, k1=self.k1, b=self.b
         )

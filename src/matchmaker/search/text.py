@@ -10,7 +10,6 @@ import logging
 import re
 import threading
 import unicodedata
-from collections.abc import Iterable
 from functools import lru_cache
 from typing import Literal
 
@@ -123,11 +122,6 @@ def tokenize(text: str) -> list[str]:
         if tok and tok not in stopwords and _WORDLIKE.search(tok):
             tokens.append(tok)
     return tokens
-
-
-def tokenize_many(texts: Iterable[str]) -> list[list[str]]:
-    """Tokenize several texts."""
-    return [tokenize(t) for t in texts]
 
 
 def is_meaningful_term(token: str) -> bool:

@@ -33,10 +33,11 @@ from matchmaker.kinds import KINDS, SPECS, Kind
 from matchmaker.models import Achievement, Demand, Embedding, RecordChange
 from matchmaker.search.documents import document
 from matchmaker.search.embedding import Embedder
-from matchmaker.search.index import IndexStateError, VectorIndex
+from matchmaker.search.index import VectorIndex
 from matchmaker.search.matcher import Collection, Matcher
 from matchmaker.search.ranking import Weights
 from matchmaker.search.rerank import CrossEncoderReranker
+from matchmaker.search.snapshot import IndexStateError
 
 log = logging.getLogger("matchmaker.indexing")
 

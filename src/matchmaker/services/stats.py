@@ -13,7 +13,7 @@ from collections import defaultdict
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Select, case, func, literal, select, union_all
+from sqlalchemy import Select, case, func, select
 from sqlalchemy.orm import Session
 
 from matchmaker.domain import MATCH_STATUSES, STAGE_ORDER
@@ -59,37 +59,43 @@ def compute(
 ) -> dict[str, Any]:
     """All figures over the pairings created in [since, until)."""
     require_staff(principal, "see statistics")
-    joined = (
-        select(Match.id)
-        .join(Demand, Match.demand_id == Demand.id)
-        .join(Achievement, Match.achievement_id == Achievement.id)
-    )
-    scoped = _in_period(joined, since, until)
+    # Every pairing references a need and an achievement (foreign keys, deleted with them): figures on the pairing's
+    # own columns count the matches table alone; chains and regions join the records.
+    scoped = _in_period(select(Match.id), since, until)
+    joined = scoped.join(Demand, Match.demand_id == Demand.id).join(Achievement, Match.achievement_id == Achievement.id)
 
-    def grouped(*columns: Any, where: Any = None) -> list[Any]:
-        stmt = scoped.with_only_columns(*columns, func.count()).group_by(*columns)
+    def grouped(*columns: Any, where: Any = None, records: bool = False) -> list[Any]:
+        stmt = (joined if records else scoped).with_only_columns(*columns, func.count()).group_by(*columns)
         return list(session.execute(stmt.where(where) if where is not None else stmt).all())
 
     by_status = {status: int(count) for status, count in grouped(Match.status)}
     total = sum(by_status.values())
 
-    # Funnel: a pairing counts for every stage it reached (its furthest stage, rejected ones by their history).
-    ids = scoped.subquery()
-    reached_rows = union_all(
-        select(ids.c.id.label("match_id"), literal(0).label("stage")),
-        scoped.with_only_columns(Match.id, _stage_order(Match.status)),
-        *(
-            select(MatchEvent.match_id, _stage_order(column)).where(MatchEvent.match_id.in_(select(ids.c.id)))
-            for column in (MatchEvent.to_status, MatchEvent.from_status)
-        ),
+    # Funnel: a pairing counts for every stage it reached. Moves only go forward (domain.MOVES), so an open or
+    # landed pairing's furthest stage is its status, and a rejected one's is the furthest stage its history left.
+    at_furthest: dict[int, int] = defaultdict(int)
+    for status, count in by_status.items():
+        if status in STAGE_ORDER:
+            at_furthest[STAGE_ORDER[status]] += count
+    left = (
+        _in_period(
+            select(func.max(_stage_order(MatchEvent.from_status)).label("furthest"))
+            .join(Match, MatchEvent.match_id == Match.id)
+            .where(Match.status == "rejected")
+            .group_by(MatchEvent.match_id),
+            since,
+            until,
+        )
     ).subquery()
-    furthest = select(func.max(reached_rows.c.stage).label("furthest")).group_by(reached_rows.c.match_id).subquery()
-    furthest_counts = select(furthest.c.furthest, func.count()).group_by(furthest.c.furthest)
-    at_furthest: dict[int | None, int] = {order: int(n) for order, n in session.execute(furthest_counts)}
+    rejected_seen = 0
+    for order, count in session.execute(select(left.c.furthest, func.count()).group_by(left.c.furthest)):
+        at_furthest[order or 0] += int(count)
+        rejected_seen += int(count)
+    at_furthest[0] += by_status.get("rejected", 0) - rejected_seen  # rejected without a recorded move
     funnel = []
     previous = None
     for stage, order in STAGE_ORDER.items():
-        count = sum(n for o, n in at_furthest.items() if o is not None and o >= order)
+        count = sum(n for o, n in at_furthest.items() if o >= order)
         funnel.append(
             {
                 "stage": stage,
@@ -122,8 +128,8 @@ def compute(
         if v
     }
 
-    flows = grouped(Achievement.region, Demand.region)
-    landed = grouped(Achievement.region, Demand.region, where=Match.status == "landed")
+    flows = grouped(Achievement.region, Demand.region, records=True)
+    landed = grouped(Achievement.region, Demand.region, where=Match.status == "landed", records=True)
     managers: dict[int, dict[str, int]] = defaultdict(dict)
     for assignee, status, count in grouped(Match.assignee_id, Match.status, where=Match.assignee_id.is_not(None)):
         managers[assignee][status] = int(count)
@@ -140,7 +146,7 @@ def compute(
         "by_status": {s: by_status.get(s, 0) for s in MATCH_STATUSES},
         "funnel": funnel,
         "time_in_stage": time_in_stage,
-        "by_chain": _sorted_counts(grouped(Demand.field)),
+        "by_chain": _sorted_counts(grouped(Demand.field, records=True)),
         "region_flows": _sorted_counts((f"{a}→{d}", n) for a, d, n in flows),
         "landed_region_flows": _sorted_counts((f"{a}→{d}", n) for a, d, n in landed),
         "per_manager": [

@@ -27,6 +27,7 @@ NAV: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("nav.queue", "/queue", STAFF),
     ("nav.runs", "/runs", STAFF),
     ("nav.challenges", "/challenges", (*STAFF, "enterprise", "institution", "expert")),
+    ("nav.events", "/events", ("admin", "manager", "enterprise", "institution")),
 )
 
 

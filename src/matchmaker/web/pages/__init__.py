@@ -4,6 +4,13 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from matchmaker.web.pages import account, challenges, pairing, queue, runs
+from matchmaker.web.pages import account, challenges, events, pairing, queue, runs
 
-PAGE_ROUTERS: tuple[APIRouter, ...] = (account.router, queue.router, pairing.router, runs.router, challenges.router)
+PAGE_ROUTERS: tuple[APIRouter, ...] = (
+    account.router,
+    queue.router,
+    pairing.router,
+    runs.router,
+    events.router,
+    challenges.router,
+)

@@ -12,6 +12,7 @@ from matchmaker.api.deps import SessionDep
 from matchmaker.domain import CHAINS, REGIONS
 from matchmaker.errors import ValidationFailed, field_error
 from matchmaker.services import matching, review
+from matchmaker.services import runs as run_svc
 from matchmaker.services.access import require_staff
 from matchmaker.services.transfer import MEDIA_TYPES
 from matchmaker.web.deps import WebPrincipalDep, page_router, redirect
@@ -48,7 +49,7 @@ def start_run(
             filters = matching.MatchFilters(field=[c for c in chain if c], region=[r for r in region if r])
         except ValidationError as exc:
             raise ValidationFailed(str(exc), fields=[field_error("chain", str(exc))]) from exc
-        run = matching.create_run(
+        run = run_svc.create_run(
             session,
             k=int(k),
             filters=filters,
@@ -63,14 +64,14 @@ def start_run(
         return render(request, "runs.html", {**context, "errors": errors, "k": k}, status_code=422)
     # The session commits when this function returns, before the response and the background task (as in the API).
     tasks.add_task(
-        request.app.state.run_in_background, matching.execute_run, request.app.state.session_factory, search, run.id
+        request.app.state.run_in_background, run_svc.execute_run, request.app.state.session_factory, search, run.id
     )
     return redirect(f"/runs/{run.id}", request)
 
 
 def _run(session: Any, principal: Any, run_id: int) -> dict[str, Any]:
     require_staff(principal, "see matching runs")
-    return matching.run_summary(matching.get_run(session, run_id))
+    return run_svc.run_summary(run_svc.get_run(session, run_id))
 
 
 @router.get("/runs/{run_id}")
@@ -89,7 +90,7 @@ def run_progress(request: Request, session: SessionDep, principal: WebPrincipalD
 def run_export(session: SessionDep, principal: WebPrincipalDep, run_id: int, format: str = "xlsx") -> Response:
     """The run's matching list as a spreadsheet (the API's export)."""
     require_staff(principal, "export matching lists")
-    content = matching.export_run(session, run_id, format)
+    content = run_svc.export_run(session, run_id, format)
     return Response(
         content,
         media_type=MEDIA_TYPES[format],
