@@ -21,6 +21,13 @@ from matchmaker.services.auth import create_user, issue_token
 
 POSTGRES_ADMIN_URL = os.environ.get("MATCHMAKER_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 TABLES_IN_DELETE_ORDER = (
+    "proposal_scores",
+    "challenge_proposals",
+    "challenge_experts",
+    "challenge_criteria",
+    "challenge_indicators",
+    "challenge_events",
+    "challenges",
     "event_meetings",
     "meeting_requests",
     "event_participants",

@@ -21,6 +21,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from matchmaker import db
 from matchmaker.api import (
     auth,
+    challenges,
     concepts,
     contracts,
     duplicates,
@@ -272,6 +273,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(matching.router, prefix="/api/v1")
     app.include_router(matches.router, prefix="/api/v1")
     app.include_router(auth.router, prefix="/api/v1")
+    app.include_router(challenges.router, prefix="/api/v1")
     app.include_router(events.router, prefix="/api/v1")
     app.include_router(event_schedule.router, prefix="/api/v1")
     app.include_router(concepts.router, prefix="/api/v1")

@@ -189,12 +189,13 @@ class Role(StrEnum):
     manager = "manager"
     enterprise = "enterprise"
     institution = "institution"
+    expert = "expert"
 
 
 @users_app.command("create")
 def users_create(
     email: Annotated[str, typer.Option(help="the person's email (their login)")],
-    role: Annotated[Role, typer.Option(help="admin, manager (技术经理人), enterprise or institution member")],
+    role: Annotated[Role, typer.Option(help="admin, manager (技术经理人), enterprise, institution or expert (专家)")],
     org: Annotated[str | None, typer.Option(help="organisation name (created when new); required for members")] = None,
     password: Annotated[
         str | None, typer.Option(help="login password (≥ 8 characters); omit for a token-only account")
@@ -242,7 +243,8 @@ def demo() -> None:
     finally:
         engine.dispose()
     console.print(
-        f"sample lists loaded: {created['achievements']} achievements and {created['demands']} demands created"
+        f"sample lists loaded: {created['achievements']} achievements, {created['demands']} demands and "
+        f"{created.get('challenges', 0)} challenges created"
     )
 
 
@@ -453,3 +455,8 @@ def learn_weights_command(
 
 if __name__ == "__main__":  # pragma: no cover
     app()
+
+
+from matchmaker.cli_challenges import challenges_app  # noqa: E402  (揭榜挂帅 commands)
+
+app.add_typer(challenges_app, name="challenges")

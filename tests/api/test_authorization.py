@@ -441,3 +441,140 @@ def test_thesaurus_routes_by_role(client: TestClient, world: World) -> None:
     assert client.post("/api/v1/concepts/learn", headers=_auth(world.tokens["manager"])).status_code == 200
     assert client.delete(f"/api/v1/concepts/{link}", headers=_auth(world.tokens["manager"])).status_code == 204
     assert client.get("/api/v1/matching-runs/1/unmatched", headers=_auth(world.tokens["ent_a"])).status_code == 403
+
+
+# ---------------------------------------------------------------------------------------------------- 揭榜挂帅
+CHALLENGE_ROLES = (*ROLES, "expert", "expert_b")
+
+
+@pytest.fixture
+def challenge_world(client: TestClient, world: World, make_user: Callable[..., str]) -> World:
+    """The world plus a confidential challenge issued by ent_a, published, with uni_a's proposal and expert assigned."""
+    from tests.challenge_factories import challenge, proposal
+
+    tokens = {
+        **world.tokens,
+        "expert": make_user("expert", "天津中心专家库"),
+        "expert_b": make_user("expert", "外聘专家"),
+    }
+    ids = dict(world.ids)
+    expert_id = client.get("/api/v1/auth/me", headers=_auth(tokens["expert"])).json()["id"]
+    body = challenge(confidential=True, title="保密榜单：疫苗冷链温控", eligibility={})
+    created = client.post("/api/v1/challenges", json=body, headers=_auth(tokens["ent_a"])).json()
+    ids["challenge"] = created["id"]
+    ids["draft_challenge"] = client.post("/api/v1/challenges", json=body, headers=_auth(tokens["ent_a"])).json()["id"]
+    manager = _auth(tokens["manager"])
+    url = f"/api/v1/challenges/{created['id']}"
+    assert client.post(f"{url}/moves", json={"to": "vetting"}, headers=manager).status_code == 200
+    assert client.post(f"{url}/experts", json={"user_id": expert_id}, headers=manager).status_code == 201
+    assert (
+        client.put(f"{url}/experts/me", json={"vetting_ok": True}, headers=_auth(tokens["expert"])).status_code == 204
+    )
+    assert client.post(f"{url}/moves", json={"to": "published"}, headers=manager).status_code == 200
+    indicators = [i["id"] for i in created["indicators"]]
+    response = client.post(f"{url}/proposals", json=proposal(indicators), headers=_auth(tokens["uni_a"]))
+    assert response.status_code == 201, response.text
+    ids["proposal"] = response.json()["id"]
+    return World(tokens=tokens, ids=ids)
+
+
+# roles: admin, manager, ent_a (issuer), ent_b, uni_a (applicant), uni_b, expert (assigned), expert_b (not assigned)
+CHALLENGE_MATRIX: list[tuple[str, str, dict[str, Any] | None, tuple[int | None, ...]]] = [
+    ("GET", "/api/v1/challenges", None, (200, 200, 200, 200, 200, 200, 200, 200)),
+    ("GET", "/api/v1/challenges/stats", None, (200, 200, 403, 403, 403, 403, 403, 403)),
+    ("GET", "/api/v1/challenges/{challenge}", None, (200, 200, 200, 404, 200, 200, 200, 404)),
+    ("GET", "/api/v1/challenges/{draft_challenge}", None, (200, 200, 200, 404, 404, 404, 404, 404)),
+    (
+        "PATCH",
+        "/api/v1/challenges/{draft_challenge}",
+        {"research_months": 12},
+        (200, 200, 200, 404, 403, 403, 403, 403),
+    ),
+    ("PATCH", "/api/v1/challenges/{challenge}", {"research_months": 12}, (409, 409, 409, 404, 403, 403, 403, 403)),
+    ("POST", "/api/v1/challenges", "new_challenge", (201, 201, 201, 201, 403, 403, 403, 403)),
+    ("POST", "/api/v1/challenges/{challenge}/moves", {"to": "draft"}, (409, 409, 403, 403, 403, 403, 403, 403)),
+    ("GET", "/api/v1/challenges/{challenge}/history", None, (200, 200, 200, 404, 200, 200, 200, 404)),
+    (
+        "PUT",
+        "/api/v1/challenges/{challenge}/rubric",
+        [{"name": "方案", "weight": 1}],
+        (200, 200, 403, 403, 403, 403, 403, 403),
+    ),
+    ("GET", "/api/v1/challenges/{challenge}/experts", None, (200, 200, 403, 403, 403, 403, 403, 403)),
+    ("POST", "/api/v1/challenges/{challenge}/experts", {"user_id": 1}, (422, 422, 403, 403, 403, 403, 403, 403)),
+    (
+        "PUT",
+        "/api/v1/challenges/{challenge}/experts/me",
+        {"conflicts": ["某公司"]},
+        (403, 403, 403, 403, 403, 403, 204, 404),
+    ),
+    ("GET", "/api/v1/challenges/{challenge}/proposals", None, (200, 200, 403, 404, 200, 200, 403, 404)),
+    ("POST", "/api/v1/challenges/{challenge}/proposals", "new_proposal", (403, 403, 403, 403, 409, 201, 403, 403)),
+    ("GET", "/api/v1/challenges/{challenge}/proposals/{proposal}", None, (200, 200, 403, 404, 200, 404, 403, 404)),
+    (
+        "PATCH",
+        "/api/v1/challenges/{challenge}/proposals/{proposal}",
+        {"budget_wan": 200},
+        (403, 403, 403, 403, 200, 404, 403, 403),
+    ),
+    (
+        "PUT",
+        "/api/v1/challenges/{challenge}/proposals/{proposal}/review",
+        {"scores": {}},
+        (403, 403, 403, 403, 403, 403, 409, 404),
+    ),
+    (
+        "GET",
+        "/api/v1/challenges/{challenge}/proposals/{proposal}/review",
+        None,
+        (403, 403, 403, 403, 403, 403, 404, 404),
+    ),
+    ("GET", "/api/v1/challenges/{challenge}/ranking", None, (200, 200, 403, 403, 403, 403, 403, 403)),
+    ("GET", "/api/v1/challenges/{challenge}/suggestions", None, (200, 200, 403, 403, 403, 403, 403, 403)),
+    ("GET", "/api/v1/challenges/{challenge}/consortia", None, (200, 200, 403, 403, 403, 403, 403, 403)),
+    ("DELETE", "/api/v1/challenges/{challenge}/proposals/{proposal}", None, (403, 403, 403, 403, None, 404, 403, 403)),
+]
+
+
+def _challenge_body(kind: Any, world: World) -> Any:
+    from tests.challenge_factories import challenge, proposal
+
+    if kind == "new_challenge":
+        return challenge(external_id=f"C-{uuid.uuid4().hex[:8]}")
+    if kind == "new_proposal":
+        return proposal([], promises=[], lead_region="北京") | {"promises": _promises(world)}
+    return kind
+
+
+def _promises(world: World) -> list[dict[str, Any]]:
+    return [{"indicator_id": i, "value": 99} for i in world.ids["indicator_ids"]]  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(
+    ("method", "template", "body", "expected"), CHALLENGE_MATRIX, ids=[f"{m} {t}" for m, t, _, _ in CHALLENGE_MATRIX]
+)
+def test_challenge_authorization_matrix(
+    client: TestClient,
+    challenge_world: World,
+    method: str,
+    template: str,
+    body: Any,
+    expected: tuple[int | None, ...],
+) -> None:
+    world = challenge_world
+    path = template.format(**world.ids)
+    challenge_json = client.get(f"/api/v1/challenges/{world.ids['challenge']}").json()
+    world.ids["indicator_ids"] = [i["id"] for i in challenge_json["indicators"]]  # type: ignore[assignment]
+    for role, status in zip(CHALLENGE_ROLES, expected, strict=True):
+        if status is None:
+            continue
+        response = client.request(method, path, json=_challenge_body(body, world), headers=_auth(world.tokens[role]))
+        assert response.status_code == status, f"{role} {method} {path}: {response.status_code} {response.text}"
+        if status in (401, 403, 404, 409, 422):
+            assert set(response.json()) >= {"error", "detail", "fields"}
+        # The confidential challenge's issuer never reaches an institution or an expert.
+        if role.startswith(("uni", "expert")):
+            assert SECRET_ENTERPRISE not in response.text, f"{role} {method} {path} leaked the issuer"
+        # Another enterprise never sees it.
+        if role == "ent_b":
+            assert "保密榜单" not in response.text

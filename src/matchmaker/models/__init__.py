@@ -259,6 +259,7 @@ class AuditEntry(Base):
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, server_default=func.now())
 
 
+from matchmaker.models import challenges as challenges  # noqa: E402,F401  (揭榜挂帅 tables)
 from matchmaker.models import concepts as _concepts  # noqa: E402,F401  (the thesaurus table)
 from matchmaker.models import dedup as dedup  # noqa: E402,F401  (duplicate and stale listings)
 from matchmaker.models import events as _events  # noqa: E402, F401  (registers the event tables)

@@ -76,7 +76,7 @@ class UserRequest(BaseModel):
     )
 
     email: str
-    role: Literal["admin", "manager", "enterprise", "institution"]
+    role: Literal["admin", "manager", "enterprise", "institution", "expert"]
     org: str | None = Field(default=None, max_length=200, description="organisation name (created when new)")
     password: str | None = Field(default=None, min_length=8, max_length=200)
 

@@ -5,6 +5,8 @@
   for them; reads the published (active) supply list.
 * institution member: creates and edits its organisation's achievements; sees its own achievements (any status),
   the published supply list, the open needs and the needs that fit its achievements.
+* expert (专家, 揭榜挂帅 review): reads the published supply list and the open needs like an institution member,
+  writes neither, and sees only the challenges a manager assigned to them (services/challenges.py).
 * a confidential need shows its text to institutions but not the enterprise's name, until a manager discloses it
   for one pairing (then the institution of that pairing's achievement sees it).
 * another organisation's record that one may not see answers 404, never 403, so existence does not leak; 403 is
@@ -27,9 +29,15 @@ from matchmaker.errors import Forbidden
 from matchmaker.kinds import ACHIEVEMENTS, DEMANDS, SPECS, Record, spec_of
 from matchmaker.models import Achievement, Demand, Match
 
-ROLES: tuple[str, ...] = ("admin", "manager", "enterprise", "institution")
+ROLES: tuple[str, ...] = ("admin", "manager", "enterprise", "institution", "expert")
 STAFF_ROLES: tuple[str, ...] = ("admin", "manager")
-ORG_KIND_OF_ROLE = {"admin": "centre", "manager": "centre", "enterprise": "enterprise", "institution": "institution"}
+ORG_KIND_OF_ROLE = {
+    "admin": "centre",
+    "manager": "centre",
+    "enterprise": "enterprise",
+    "institution": "institution",
+    "expert": "institution",  # 专家 of the 专家库; their organisation decides conflicts of interest
+}
 
 
 @dataclass(frozen=True)

@@ -30,7 +30,7 @@ def sample_dir(settings: Settings) -> Path:
 def load_samples(session: Session, settings: Settings) -> dict[str, int]:
     """Upsert both sample lists (by external_id), then their demo copies (``<list>-copies.jsonl``: the same records
     from other centres, in Traditional or English; the import links them as duplicate candidates); returns how many
-    records each list created."""
+    records each list created, and the sample challenges."""
     directory = sample_dir(settings)
     created: dict[str, int] = {}
     for kind, spec in SPECS.items():
@@ -50,13 +50,16 @@ def load_samples(session: Session, settings: Settings) -> dict[str, int]:
     landing = directory / "landing.jsonl"
     if landing.exists():
         created["landed_pairings"] = load_pairings(session, landing)
+    from matchmaker.services.challenge_samples import load_sample_challenges
+
+    created["challenges"] = load_sample_challenges(session, directory / "challenges.json")
     return created
 
 
 def load_pairings(session: Session, path: Path) -> int:
     """Follow each sample pairing through the workflow to 签约, record its contracts and, where given, its landing
-    (so the sample holds the history, contracts and carriers the targets and the report count); returns how many
-    landed."""
+    (so the sample holds the history, contracts and carriers the targets and the report count); a pairing already
+    there is left as it is; returns how many landed."""
     landed = 0
     for line in path.read_text(encoding="utf-8").splitlines():
         item: dict[str, Any] = json.loads(line)
@@ -64,6 +67,8 @@ def load_pairings(session: Session, path: Path) -> int:
         demand_id = session.scalar(select(Demand.id).where(Demand.external_id == item["demand"]))
         if achievement_id is None or demand_id is None:
             raise ValueError(f"sample pairing {item['demand']} × {item['achievement']}: record missing")
+        if session.scalar(select(Match.id).where(Match.demand_id == demand_id, Match.achievement_id == achievement_id)):
+            continue  # loaded before (the demo command runs again): the pairing keeps its history
         match = Match(demand_id=demand_id, achievement_id=achievement_id, rank=1, score=0.0, explanation=SAMPLE_PAIRING)
         session.add(match)
         session.flush()

@@ -32,6 +32,7 @@ NAV: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("nav.imports", "/imports", STAFF),
     ("nav.my_needs", "/my/needs", ("enterprise",)),
     ("nav.my_achievements", "/my/achievements", ("institution",)),
+    ("nav.challenges", "/challenges", (*STAFF, "enterprise", "institution", "expert")),
     ("nav.events", "/events", ("admin", "manager", "enterprise", "institution")),
     ("nav.targets", "/targets", STAFF),
     ("nav.duplicates", "/duplicates", STAFF),

@@ -4,7 +4,19 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from matchmaker.web.pages import account, dashboard, events, imports, listings, pairing, queue, records, runs, targets
+from matchmaker.web.pages import (
+    account,
+    challenges,
+    dashboard,
+    events,
+    imports,
+    listings,
+    pairing,
+    queue,
+    records,
+    runs,
+    targets,
+)
 
 PAGE_ROUTERS: tuple[APIRouter, ...] = (
     account.router,
@@ -17,4 +29,5 @@ PAGE_ROUTERS: tuple[APIRouter, ...] = (
     events.router,
     targets.router,
     listings.router,
+    challenges.router,
 )
