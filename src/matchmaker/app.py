@@ -22,6 +22,7 @@ from matchmaker import db
 from matchmaker.api import auth, health, imports, matches, matching, records
 from matchmaker.config import Settings
 from matchmaker.errors import MatchmakerError
+from matchmaker.middleware import BoundedBody
 from matchmaker.services.indexing import SearchService, build_search_service
 
 log = logging.getLogger("matchmaker")
@@ -226,6 +227,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
 
     app.add_middleware(LimitConcurrency, limit=settings.request_concurrency)
+    # Outside the concurrency limit: a slow or huge body never holds a slot (or a database connection).
+    app.add_middleware(
+        BoundedBody,
+        max_json_bytes=settings.max_body_kb * 1024,
+        max_upload_bytes=settings.max_upload_bytes,
+        timeout_s=settings.body_timeout_s,
+        upload_prefix="/api/v1/imports/",
+    )
     app.add_middleware(ObserveRequests, metrics=app.state.metrics)  # outermost: waiting time counts as latency
     app.include_router(health.router)
     app.include_router(records.achievements_router, prefix="/api/v1")

@@ -26,6 +26,12 @@ class Settings(BaseSettings):
     migrations_dir: Path | None = Field(default=None, description="Alembic script directory (default: migrations/).")
     max_upload_mb: float = Field(default=20.0, gt=0, description="Largest accepted import file, in MiB.")
     max_import_rows: int = Field(default=50_000, gt=0, description="Most rows accepted in one import file.")
+    max_body_kb: int = Field(
+        default=1024, ge=1, description="Largest accepted request body other than an import upload, in KiB."
+    )
+    body_timeout_s: float = Field(
+        default=30.0, gt=0, description="A request body not received in full within this many seconds answers 408."
+    )
     db_pool_size: int = Field(default=5, ge=1, description="Connection pool size (PostgreSQL).")
     log_level: str = Field(default="info", description="Log level of the service.")
     embedder: str = Field(
