@@ -22,7 +22,7 @@ from matchmaker import db
 from matchmaker.api import auth, health, imports, matches, matching, records
 from matchmaker.config import Settings
 from matchmaker.errors import MatchmakerError
-from matchmaker.middleware import BoundedBody
+from matchmaker.middleware import BoundedBody, SecurityHeaders
 from matchmaker.services.indexing import SearchService, build_search_service
 
 log = logging.getLogger("matchmaker")
@@ -54,6 +54,7 @@ class Metrics:
             buckets=(0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
         )
         self.records = Gauge("matchmaker_records", "Records in each list", ["kind"], registry=self.registry)
+        self.counted_at = float("-inf")  # when /metrics last counted the lists (time.monotonic)
 
 
 class LimitConcurrency:
@@ -235,6 +236,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         timeout_s=settings.body_timeout_s,
         upload_prefix="/api/v1/imports/",
     )
+    app.add_middleware(SecurityHeaders)
     app.add_middleware(ObserveRequests, metrics=app.state.metrics)  # outermost: waiting time counts as latency
     app.include_router(health.router)
     app.include_router(records.achievements_router, prefix="/api/v1")

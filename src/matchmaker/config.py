@@ -71,6 +71,12 @@ class Settings(BaseSettings):
     admin_password: str | None = Field(
         default=None, description="Password of that admin; unset: a random one is generated and printed once."
     )
+    metrics_token: str | None = Field(
+        default=None, description="When set, /metrics answers only requests with 'Authorization: Bearer <this>'."
+    )
+    metrics_counts_interval_s: float = Field(
+        default=60.0, ge=0, description="/metrics recounts the records at most this often (0: never counts)."
+    )
     search_enabled: bool = Field(default=True, description="Build the matcher on start (off: lists only).")
 
     @property
