@@ -24,6 +24,7 @@ from matchmaker.config import Settings
 from matchmaker.errors import MatchmakerError
 from matchmaker.middleware import BoundedBody, SecurityHeaders
 from matchmaker.services.indexing import SearchService, build_search_service
+from matchmaker.services.throttle import LoginThrottle
 
 log = logging.getLogger("matchmaker")
 
@@ -134,7 +135,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(MatchmakerError)
     async def matchmaker_error(_request: Request, exc: MatchmakerError) -> JSONResponse:
-        return JSONResponse(exc.to_dict(), status_code=exc.status_code)
+        return JSONResponse(exc.to_dict(), status_code=exc.status_code, headers=exc.headers)
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(_request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -225,6 +226,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.metrics = Metrics()
+    app.state.login_throttle = LoginThrottle(settings.login_limit_per_account, settings.login_limit_per_address)
     install_error_handlers(app)
 
     app.add_middleware(LimitConcurrency, limit=settings.request_concurrency)

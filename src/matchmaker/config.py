@@ -71,6 +71,12 @@ class Settings(BaseSettings):
     admin_password: str | None = Field(
         default=None, description="Password of that admin; unset: a random one is generated and printed once."
     )
+    login_limit_per_account: str = Field(
+        default="10 per 15 minutes", description="Failed logins one account may have (then 429 until the window frees)."
+    )
+    login_limit_per_address: str = Field(
+        default="30 per 15 minutes", description="Failed logins one client address may have, over all accounts."
+    )
     metrics_token: str | None = Field(
         default=None, description="When set, /metrics answers only requests with 'Authorization: Bearer <this>'."
     )

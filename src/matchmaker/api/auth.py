@@ -3,12 +3,12 @@
 from datetime import timedelta
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query, Response, status
+from fastapi import APIRouter, Query, Request, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
 from matchmaker.api.deps import PrincipalDep, SessionDep
-from matchmaker.errors import NotFound
+from matchmaker.errors import NotFound, Unauthorized
 from matchmaker.models import User
 from matchmaker.services import auth as svc
 from matchmaker.services.access import require_role
@@ -29,9 +29,17 @@ class LoginRequest(BaseModel):
 
 
 @router.post("/auth/login", summary="Log in")
-def login(body: LoginRequest, session: SessionDep) -> dict[str, Any]:
-    """Exchange email and password for a bearer token valid 12 hours (401 on a wrong email or password)."""
-    token, raw = svc.login(session, body.email, body.password)
+def login(body: LoginRequest, session: SessionDep, request: Request) -> dict[str, Any]:
+    """Exchange email and password for a bearer token valid 12 hours (401 on a wrong email or password, 429 after
+    too many failed logins of the account or from the address)."""
+    throttle = request.app.state.login_throttle
+    address = request.client.host if request.client else "unknown"
+    throttle.check(body.email, address)  # before any password work: a throttled guess costs no argon2 time
+    try:
+        token, raw = svc.login(session, body.email, body.password)
+    except Unauthorized:
+        throttle.failed(body.email, address)
+        raise
     return {
         "access_token": raw,
         "token_type": "bearer",

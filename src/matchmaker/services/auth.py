@@ -6,6 +6,7 @@ import hashlib
 import re
 import secrets
 from datetime import UTC, datetime, timedelta
+from functools import cache
 from typing import Any
 
 from argon2 import PasswordHasher
@@ -102,10 +103,19 @@ def issue_token(
     return token, raw
 
 
+@cache
+def _unknown_user_hash() -> str:
+    """A hash that no password matches, verified for unknown emails so that they cost what a wrong password does."""
+    return hash_password(secrets.token_urlsafe(16))
+
+
 def login(session: Session, email: str, password: str) -> tuple[ApiToken, str]:
-    """A session token for a correct email and password; 401 otherwise (the same answer for both mistakes)."""
+    """A session token for a correct email and password; 401 otherwise (the same answer, at the same cost, for both
+    mistakes: an unknown email or a password-less account still runs one argon2 verification)."""
     user = session.scalar(select(User).where(User.email == email.strip().lower()))
-    if user is None or not user.active or not verify_password(user.password_hash, password):
+    password_hash = user.password_hash if user is not None and user.password_hash else _unknown_user_hash()
+    matches = verify_password(password_hash, password)
+    if user is None or not user.active or not user.password_hash or not matches:
         raise Unauthorized("wrong email or password")
     return issue_token(session, user, kind="session", name="login", ttl=SESSION_TTL)
 
