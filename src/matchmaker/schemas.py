@@ -7,10 +7,18 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Any, Generic, TypeVar
 
+from annotated_types import Interval
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer
 
 from matchmaker.domain import AchievementStatus, DemandStatus, normalise_chain, normalise_mode, normalise_region
 from matchmaker.search.text import normalize_text, normalize_width
+
+MAX_DB_INT = 2**63 - 1
+"""The largest integer a database column holds (SQLite and PostgreSQL bigint): a larger id or offset answers 422."""
+Id = Annotated[int, Interval(ge=1, le=MAX_DB_INT)]
+"""A record, pairing, run, user or token id in a path, a query or a body."""
+Offset = Annotated[int, Interval(ge=0, le=MAX_DB_INT)]
+"""How many items a page skips."""
 
 LIST_SEPARATORS = re.compile(r"[、,，;；\n]")
 _TRUE = {"true", "1", "yes", "y", "是", "保密", "t"}

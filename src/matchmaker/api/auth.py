@@ -10,6 +10,7 @@ from sqlalchemy import select
 from matchmaker.api.deps import PrincipalDep, SessionDep
 from matchmaker.errors import NotFound, Unauthorized
 from matchmaker.models import User
+from matchmaker.schemas import Id, Offset
 from matchmaker.services import auth as svc
 from matchmaker.services.access import require_role
 
@@ -95,7 +96,7 @@ def list_tokens(principal: PrincipalDep, session: SessionDep) -> dict[str, Any]:
 
 
 @router.delete("/tokens/{token_id}", status_code=status.HTTP_204_NO_CONTENT, summary="Revoke a token")
-def revoke_token(token_id: int, principal: PrincipalDep, session: SessionDep) -> Response:
+def revoke_token(token_id: Id, principal: PrincipalDep, session: SessionDep) -> Response:
     """Revoke one of the caller's tokens; it answers 401 from then on."""
     svc.revoke_token(session, principal, token_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
@@ -141,7 +142,7 @@ def list_users(
     principal: PrincipalDep,
     session: SessionDep,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> dict[str, Any]:
     """Every account, oldest first."""
     if principal.role != "admin":
@@ -154,7 +155,7 @@ def list_users(
 
 
 @router.get("/users/{user_id}", summary="Get a user (admins)")
-def get_user(user_id: int, principal: PrincipalDep, session: SessionDep) -> dict[str, Any]:
+def get_user(user_id: Id, principal: PrincipalDep, session: SessionDep) -> dict[str, Any]:
     """One account."""
     if principal.role != "admin" and principal.user_id != user_id:
         raise NotFound(f"user {user_id} not found")

@@ -10,6 +10,7 @@ from matchmaker.api.deps import PrincipalDep, SessionDep
 from matchmaker.api.records import reject_unknown_params
 from matchmaker.domain import normalise_chain, normalise_region
 from matchmaker.errors import ValidationFailed, field_error
+from matchmaker.schemas import Id, Offset
 from matchmaker.services import stats as stats_svc
 from matchmaker.services import workflow as svc
 
@@ -30,14 +31,14 @@ def list_matches(
     session: SessionDep,
     principal: PrincipalDep,
     status: Annotated[list[str] | None, Query(description="proposed, shortlisted, contacted, ...")] = None,
-    assignee: int | None = None,
+    assignee: Id | None = None,
     field: Annotated[list[str] | None, Query(description="the need's industrial chain")] = None,
     region: Annotated[list[str] | None, Query(description="the need's region")] = None,
-    run: int | None = None,
-    need: int | None = None,
-    achievement: int | None = None,
+    run: Id | None = None,
+    need: Id | None = None,
+    achievement: Id | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> dict[str, Any]:
     """Pairings the caller may see, filtered, by need then rank."""
     reject_unknown_params(request, LIST_PARAMS)
@@ -57,7 +58,7 @@ def list_matches(
 
 
 @router.get("/matches/{match_id}", summary="Get a pairing")
-def get_match(match_id: int, session: SessionDep, principal: PrincipalDep) -> dict[str, Any]:
+def get_match(match_id: Id, session: SessionDep, principal: PrincipalDep) -> dict[str, Any]:
     """One pairing with its explanation and the moves allowed from its status."""
     return svc.get_match(session, match_id, principal)
 
@@ -79,7 +80,7 @@ class MatchChange(BaseModel):
     reject_reason: (
         Literal["not_relevant", "immature", "too_expensive", "mode_mismatch", "already_solved", "other"] | None
     ) = None
-    assignee_id: int | None = None
+    assignee_id: Id | None = None
     note: str | None = Field(default=None, max_length=2000)
     disclosed: bool | None = Field(
         default=None, description="show a confidential need's enterprise to the institution of this pairing"
@@ -87,14 +88,14 @@ class MatchChange(BaseModel):
 
 
 @router.patch("/matches/{match_id}", summary="Move, assign or annotate a pairing")
-def update_match(match_id: int, body: MatchChange, session: SessionDep, principal: PrincipalDep) -> dict[str, Any]:
+def update_match(match_id: Id, body: MatchChange, session: SessionDep, principal: PrincipalDep) -> dict[str, Any]:
     """Managers move a pairing (illegal moves answer 409 with the allowed ones), assign it, add notes, disclose."""
     svc.update_match(session, match_id, body.model_dump(exclude_unset=True), principal)
     return svc.get_match(session, match_id, principal)
 
 
 @router.get("/matches/{match_id}/history", summary="History of a pairing")
-def match_history(match_id: int, session: SessionDep, principal: PrincipalDep) -> dict[str, Any]:
+def match_history(match_id: Id, session: SessionDep, principal: PrincipalDep) -> dict[str, Any]:
     """Every move of the pairing: from, to, reason, note, who and when."""
     return {"items": svc.history(session, match_id, principal)}
 

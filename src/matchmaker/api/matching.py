@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 from matchmaker.api.deps import CredentialsDep, PrincipalDep, SessionDep, in_unit_of_work
 from matchmaker.api.records import reject_unknown_params
 from matchmaker.errors import ValidationFailed, field_error
+from matchmaker.schemas import Id
 from matchmaker.search.matcher import Target
 from matchmaker.search.ranking import ConstraintPolicy
 from matchmaker.services import matching as svc
@@ -70,7 +71,7 @@ MatchParamsDep = Annotated[MatchParams, Depends(match_params)]
 
 
 async def _matches(
-    request: Request, credentials: CredentialsDep, source: Target, record_id: int, params: MatchParams
+    request: Request, credentials: CredentialsDep, source: Target, record_id: Id, params: MatchParams
 ) -> dict[str, Any]:
     def work(session: Session, principal: Principal) -> dict[str, Any]:
         items = svc.match_record(
@@ -95,7 +96,7 @@ async def _matches(
 
 @router.get("/demands/{record_id}/matches", summary="Achievements that solve a need")
 async def demand_matches(
-    record_id: int, request: Request, credentials: CredentialsDep, params: MatchParamsDep
+    record_id: Id, request: Request, credentials: CredentialsDep, params: MatchParamsDep
 ) -> dict[str, Any]:
     """Achievements ranked for one need, each with its explanation; filters apply to the achievements."""
     return await _matches(request, credentials, "demands", record_id, params)
@@ -103,7 +104,7 @@ async def demand_matches(
 
 @router.get("/achievements/{record_id}/matches", summary="Needs an achievement fits")
 async def achievement_matches(
-    record_id: int, request: Request, credentials: CredentialsDep, params: MatchParamsDep
+    record_id: Id, request: Request, credentials: CredentialsDep, params: MatchParamsDep
 ) -> dict[str, Any]:
     """Open needs ranked for one achievement, each with its explanation; filters apply to the needs."""
     return await _matches(request, credentials, "achievements", record_id, params)
@@ -190,7 +191,7 @@ def start_run(
 
 
 @router.get("/matching-runs/{run_id}", summary="Progress of a matching run")
-def get_run(run_id: int, session: SessionDep, principal: PrincipalDep) -> dict[str, Any]:
+def get_run(run_id: Id, session: SessionDep, principal: PrincipalDep) -> dict[str, Any]:
     """Status and progress of a run."""
     require_staff(principal, "see matching runs")
     return svc.run_summary(svc.get_run(session, run_id))
@@ -203,7 +204,7 @@ def get_run(run_id: int, session: SessionDep, principal: PrincipalDep) -> dict[s
     responses={200: {"content": {MEDIA_TYPES["xlsx"]: {}, MEDIA_TYPES["csv"]: {}}}},
 )
 def export_run(
-    run_id: int,
+    run_id: Id,
     session: SessionDep,
     principal: PrincipalDep,
     format: Annotated[str, Query(description="xlsx or csv")] = "xlsx",

@@ -14,6 +14,8 @@ from matchmaker.schemas import (
     DemandCreate,
     DemandRead,
     DemandUpdate,
+    Id,
+    Offset,
     Page,
 )
 from matchmaker.services import records as svc
@@ -113,7 +115,7 @@ def make_router(spec: svc.KindSpec, create: type[Any], update: type[Any], read: 
             str, Query(description="id, created_at, updated_at, title, ...; prefix - for descending")
         ] = "id",
         limit: Annotated[int, Query(ge=1, le=200)] = 50,
-        offset: Annotated[int, Query(ge=0)] = 0,
+        offset: Offset = 0,
     ) -> Any:
         """Filtered, sorted page of records with the total count."""
         reject_unknown_params(request, LIST_PARAMS)
@@ -174,18 +176,18 @@ def make_router(spec: svc.KindSpec, create: type[Any], update: type[Any], read: 
         )
 
     @router.get("/{record_id}", response_model=read, summary=f"Get a {noun}")
-    def get_route(record_id: int, session: SessionDep, principal: PrincipalDep) -> Any:
+    def get_route(record_id: Id, session: SessionDep, principal: PrincipalDep) -> Any:
         """One record by id (404 when the caller may not see it)."""
         return svc.present(session, spec, [svc.get_record(session, spec, record_id, principal)], principal)[0]
 
     @router.patch("/{record_id}", response_model=read, summary=f"Change a {noun}")
-    def patch_route(record_id: int, body: update, session: SessionDep, principal: PrincipalDep) -> Any:  # type: ignore[valid-type]
+    def patch_route(record_id: Id, body: update, session: SessionDep, principal: PrincipalDep) -> Any:  # type: ignore[valid-type]
         """Change the given fields (404 when the caller may not change the record)."""
         record = svc.update_record(session, spec, record_id, body, principal)
         return svc.present(session, spec, [record], principal)[0]
 
     @router.delete("/{record_id}", status_code=status.HTTP_204_NO_CONTENT, summary=f"Delete a {noun}")
-    def delete_route(record_id: int, session: SessionDep, principal: PrincipalDep) -> Response:
+    def delete_route(record_id: Id, session: SessionDep, principal: PrincipalDep) -> Response:
         """Delete a record (404 when the caller may not change it)."""
         svc.delete_record(session, spec, record_id, principal)
         return Response(status_code=status.HTTP_204_NO_CONTENT)
