@@ -268,8 +268,8 @@ def filtered_select(spec: KindSpec, query: ListQuery) -> Select[Any]:
         body = getattr(model, spec.body)
         conditions = []
         for variant in _text_variants(query.q):
-            pattern = f"%{variant}%"
-            conditions += [model.title.ilike(pattern), body.ilike(pattern)]
+            # autoescape: % and _ in the text are matched literally, never as LIKE wildcards
+            conditions += [model.title.icontains(variant, autoescape=True), body.icontains(variant, autoescape=True)]
         stmt = stmt.where(or_(*conditions))
     for name, value in query.extra.items():
         stmt = stmt.where(getattr(model, name) == value)
