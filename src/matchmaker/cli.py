@@ -106,8 +106,9 @@ def import_file(
     format: Annotated[str | None, typer.Option(help="file format; default from the extension")] = None,
 ) -> None:
     """Upsert records by external_id from a file, with a progress bar."""
+    from matchmaker.services.readers import detect_format, parse_file
     from matchmaker.services.records import SPECS
-    from matchmaker.services.transfer import detect_format, import_rows, parse_file
+    from matchmaker.services.transfer import import_rows
 
     settings = Settings()
     spec = SPECS[kind.value]

@@ -308,3 +308,4 @@ class ImportReport(BaseModel):
     unchanged: int
     failed: int
     errors: list[RowError]
+    warnings: list[str] = Field(default_factory=list, description="e.g. the unknown columns that were ignored")

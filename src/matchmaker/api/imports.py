@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Annotated
 
 from fastapi import APIRouter, File, Query, UploadFile
@@ -10,8 +11,9 @@ from starlette.concurrency import run_in_threadpool
 from matchmaker.api.deps import PrincipalDep, SessionDep, SettingsDep
 from matchmaker.schemas import ImportReport
 from matchmaker.services.access import Principal, require_writer
+from matchmaker.services.readers import detect_format, parse_file
 from matchmaker.services.records import SPECS
-from matchmaker.services.transfer import detect_format, import_rows, parse_file, read_upload
+from matchmaker.services.transfer import import_rows, read_upload
 
 router = APIRouter(prefix="/imports", tags=["imports"])
 
@@ -34,7 +36,12 @@ async def _import(
     require_writer(principal, kind)  # before reading the upload
     fmt = detect_format(file.filename, format)
     content = await run_in_threadpool(read_upload, file.file, settings.max_upload_bytes)
-    parsed = await run_in_threadpool(parse_file, spec, content, fmt, max_rows=settings.max_import_rows)
+    parsed = await run_in_threadpool(
+        partial(parse_file, max_rows=settings.max_import_rows, max_upload_bytes=settings.max_upload_bytes),
+        spec,
+        content,
+        fmt,
+    )
     return await run_in_threadpool(
         import_rows,
         session,
