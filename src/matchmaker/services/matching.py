@@ -33,6 +33,7 @@ from matchmaker.services.access import (
 )
 from matchmaker.services.indexing import DOC_COLUMNS, SearchService, doc_from_row, to_doc
 from matchmaker.services.records import ACHIEVEMENTS, DEMANDS
+from matchmaker.services.safe_cells import csv_row, sheet_row
 
 log = logging.getLogger("matchmaker.matching")
 
@@ -468,13 +469,13 @@ def export_run(session: Session, run_id: int, fmt: Literal["xlsx", "csv"] | str)
         buffer = io.StringIO(newline="")
         writer = csv.writer(buffer)
         writer.writerow(RUN_EXPORT_HEADERS)
-        writer.writerows([["" if v is None else v for v in row] for row in rows])
+        writer.writerows([csv_row(row) for row in rows])
         return b"\xef\xbb\xbf" + buffer.getvalue().encode("utf-8")
     workbook = openpyxl.Workbook(write_only=True)
     sheet = workbook.create_sheet("供需对接清单")
     sheet.append(RUN_EXPORT_HEADERS)
     for row in rows:
-        sheet.append(row)
+        sheet.append(sheet_row(sheet, row))
     out = io.BytesIO()
     workbook.save(out)
     return out.getvalue()

@@ -23,6 +23,7 @@ import openpyxl
 from matchmaker.domain import canonical_header, header_map
 from matchmaker.errors import InvalidImport, TooLarge, field_error
 from matchmaker.services.records import KindSpec
+from matchmaker.services.safe_cells import unguard_csv_value
 
 FileFormat = Literal["csv", "xlsx", "json", "jsonl"]
 FORMATS: tuple[str, ...] = ("csv", "xlsx", "json", "jsonl")
@@ -141,7 +142,7 @@ def _csv_rows(text: str, mapping: dict[str, str]) -> Iterator[tuple[int, dict[st
                     f"row {index} has more cells than the header", fields=[field_error("file", "ragged row", row=index)]
                 )
             if any(v not in (None, "") for v in raw.values()):
-                yield index, raw
+                yield index, {k: unguard_csv_value(v) for k, v in raw.items()}
     except csv.Error as exc:  # a cell past the field limit, a NUL byte, a damaged quote
         row = reader.line_num + 1  # the line being read when it failed
         problem = f"a cell is longer than {MAX_CELL_CHARS:,} characters" if "limit" in str(exc) else str(exc)

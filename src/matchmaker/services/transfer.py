@@ -42,6 +42,7 @@ from matchmaker.services.records import (
     log_change,
     resolve_org,
 )
+from matchmaker.services.safe_cells import csv_row, sheet_row
 
 EXPORT_FORMATS: tuple[str, ...] = ("csv", "xlsx", "json")
 LIST_FIELDS = {"keywords", "transfer_modes", "preferred_modes"}
@@ -261,14 +262,14 @@ def export_records(
         writer = csv.writer(buffer)
         writer.writerow(titles)
         for r in records:
-            writer.writerow(["" if (v := _cell(getattr(r, c), for_sheet=True)) is None else v for c in columns])
+            writer.writerow(csv_row(_cell(getattr(r, c), for_sheet=True) for c in columns))
         # A BOM makes Excel open the UTF-8 file correctly; the importer accepts it.
         return b"\xef\xbb\xbf" + buffer.getvalue().encode("utf-8")
     workbook = openpyxl.Workbook(write_only=True)
     sheet = workbook.create_sheet(spec.labels["title"].removesuffix("名称") + "清单")
     sheet.append(titles)
     for r in records:
-        sheet.append([_cell(getattr(r, c), for_sheet=True) for c in columns])
+        sheet.append(sheet_row(sheet, (_cell(getattr(r, c), for_sheet=True) for c in columns)))
     out = io.BytesIO()
     workbook.save(out)
     return out.getvalue()
