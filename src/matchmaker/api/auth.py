@@ -8,7 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
 from matchmaker.api.deps import PrincipalDep, SessionDep
-from matchmaker.errors import NotFound, Unauthorized
+from matchmaker.errors import Forbidden, NotFound, Unauthorized
 from matchmaker.models import User
 from matchmaker.schemas import Id, Offset
 from matchmaker.services import auth as svc
@@ -67,9 +67,11 @@ class TokenRequest(BaseModel):
     expires_in_days: int | None = Field(default=90, ge=1, le=3650, description="null: never expires")
 
 
-def _token(token: Any) -> dict[str, Any]:
+def _token(token: Any, current_id: int | None = None) -> dict[str, Any]:
     return {
         "id": token.id,
+        "kind": token.kind,
+        "current": token.id == current_id,
         "name": token.name,
         "prefix": token.prefix,
         "created_at": token.created_at.isoformat() if token.created_at else None,
@@ -86,13 +88,22 @@ def create_token(body: TokenRequest, principal: PrincipalDep, session: SessionDe
     assert user is not None
     ttl = timedelta(days=body.expires_in_days) if body.expires_in_days else None
     token, raw = svc.issue_token(session, user, kind="personal", name=body.name, ttl=ttl)
-    return {**_token(token), "token": raw}
+    return {**_token(token, principal.token_id), "token": raw}
 
 
-@router.get("/tokens", summary="My personal API tokens")
+@router.get("/tokens", summary="My tokens")
 def list_tokens(principal: PrincipalDep, session: SessionDep) -> dict[str, Any]:
-    """The caller's personal tokens (never their values)."""
-    return {"items": [_token(t) for t in svc.list_tokens(session, principal)]}
+    """The caller's working tokens, personal ones and login sessions (never their values); ``current`` marks the one
+    this request used."""
+    return {"items": [_token(t, principal.token_id) for t in svc.list_tokens(session, principal)]}
+
+
+@router.post("/auth/logout", status_code=status.HTTP_204_NO_CONTENT, summary="Log out")
+def logout(principal: PrincipalDep, session: SessionDep) -> Response:
+    """Revoke the token this request used; it answers 401 from then on."""
+    assert principal.token_id is not None
+    svc.revoke_token(session, principal, principal.token_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 @router.delete("/tokens/{token_id}", status_code=status.HTTP_204_NO_CONTENT, summary="Revoke a token")
@@ -163,3 +174,19 @@ def get_user(user_id: Id, principal: PrincipalDep, session: SessionDep) -> dict[
     if user is None:
         raise NotFound(f"user {user_id} not found")
     return svc.user_summary(user)
+
+
+class UserChange(BaseModel):
+    """What an admin may change of an account."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"active": False}]})
+
+    active: bool = Field(description="false: the account's tokens are revoked and it can no longer log in")
+
+
+@router.patch("/users/{user_id}", summary="Deactivate or reactivate a user (admins)")
+def change_user(user_id: Id, body: UserChange, principal: PrincipalDep, session: SessionDep) -> dict[str, Any]:
+    """Deactivate an account (its tokens are revoked at once) or reactivate it; 409 for one's own account."""
+    if principal.role != "admin":
+        raise Forbidden("only admins may change users")
+    return svc.user_summary(svc.set_active(session, principal, user_id, body.active))
