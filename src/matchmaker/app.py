@@ -23,6 +23,7 @@ from matchmaker.api import auth, health, imports, matches, matching, records
 from matchmaker.config import Settings
 from matchmaker.errors import MatchmakerError
 from matchmaker.middleware import BoundedBody, SecurityHeaders
+from matchmaker.schemas import ERROR_RESPONSES
 from matchmaker.services.indexing import SearchService, build_search_service
 from matchmaker.services.throttle import LoginThrottle
 
@@ -241,12 +242,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(SecurityHeaders)
     app.add_middleware(ObserveRequests, metrics=app.state.metrics)  # outermost: waiting time counts as latency
     app.include_router(health.router)
-    app.include_router(records.achievements_router, prefix="/api/v1")
-    app.include_router(records.demands_router, prefix="/api/v1")
-    app.include_router(imports.router, prefix="/api/v1")
-    app.include_router(matching.router, prefix="/api/v1")
-    app.include_router(matches.router, prefix="/api/v1")
-    app.include_router(auth.router, prefix="/api/v1")
+    app.include_router(records.achievements_router, prefix="/api/v1", responses=ERROR_RESPONSES)
+    app.include_router(records.demands_router, prefix="/api/v1", responses=ERROR_RESPONSES)
+    app.include_router(imports.router, prefix="/api/v1", responses=ERROR_RESPONSES)
+    app.include_router(matching.router, prefix="/api/v1", responses=ERROR_RESPONSES)
+    app.include_router(matches.router, prefix="/api/v1", responses=ERROR_RESPONSES)
+    app.include_router(auth.router, prefix="/api/v1", responses=ERROR_RESPONSES)
     return app
 
 

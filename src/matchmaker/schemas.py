@@ -309,3 +309,43 @@ class ImportReport(BaseModel):
     failed: int
     errors: list[RowError]
     warnings: list[str] = Field(default_factory=list, description="e.g. the unknown columns that were ignored")
+
+
+class FieldProblem(BaseModel):
+    """What is wrong with one field (imports add the row; a conflict may add the existing record's id)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    field: str
+    message: str
+
+
+class ErrorBody(BaseModel):
+    """Every error answer: a stable code, a sentence for people, and the fields at fault (some errors add details,
+    e.g. ``allowed`` moves on a 409, ``report`` on a failed atomic import, ``retry_after`` on a 429)."""
+
+    model_config = ConfigDict(
+        extra="allow",
+        json_schema_extra={"examples": [{"error": "not_found", "detail": "demand 7 not found", "fields": []}]},
+    )
+
+    error: str = Field(description="stable code, e.g. not_found, validation_error, conflict, too_large")
+    detail: str
+    fields: list[FieldProblem]
+
+
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    status: {"model": ErrorBody, "description": description}
+    for status, description in {
+        400: "Bad request",
+        401: "No valid bearer token (missing, unknown, revoked or expired)",
+        403: "The caller's role may not do this",
+        404: "Not found, or not visible to the caller",
+        408: "The request body did not arrive in time",
+        409: "Conflict with the current state (an id in use, an illegal move)",
+        413: "The request body or the file is too large",
+        422: "Invalid input; ``fields`` names each problem",
+        429: "Too many failed logins; see the Retry-After header",
+    }.items()
+}
+"""The error answers every API route may give, documented once for all of them."""
