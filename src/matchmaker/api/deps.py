@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator, Callable
 from typing import Annotated, TypeVar
 
@@ -14,6 +15,8 @@ from sqlalchemy.orm import Session
 from matchmaker.config import Settings
 from matchmaker.services.access import Principal
 from matchmaker.services.auth import authenticate
+
+log = logging.getLogger("matchmaker")
 
 
 async def get_settings(request: Request) -> Settings:
@@ -55,7 +58,10 @@ def _end_unit_of_work(request: Request, session: Session, commit: bool) -> None:
         session.close()
     search = getattr(request.app.state, "search", None)
     if commit and session.info.get("records_changed") and search is not None:
-        search.sync()
+        try:
+            search.sync()
+        except Exception:  # committed is committed: the follower thread applies the change on its next pass
+            log.exception("index catch-up after a commit failed; the follower will retry")
 
 
 # scope="function": the unit of work ends (commits) when the route function returns, before the response is sent,

@@ -8,12 +8,12 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, cast
 
 from pydantic import BaseModel
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import Select, delete, func, or_, select
 from sqlalchemy.orm import Session
 
 from matchmaker.domain import ACHIEVEMENT_LABELS, DEMAND_LABELS, AchievementStatus, DemandStatus
 from matchmaker.errors import Conflict, NotFound, ValidationFailed, field_error
-from matchmaker.models import Achievement, Demand, RecordChange
+from matchmaker.models import Achievement, Demand, Embedding, RecordChange
 from matchmaker.schemas import (
     AchievementCreate,
     AchievementRead,
@@ -235,6 +235,7 @@ def delete_record(session: Session, spec: KindSpec, record_id: int, principal: P
     record = get_record(session, spec, record_id, principal, write=True)
     audit(session, spec.noun, record_id, "delete", {"external_id": record.external_id, "title": record.title})
     session.delete(record)
+    session.execute(delete(Embedding).where(Embedding.kind == spec.kind, Embedding.record_id == record_id))
     session.flush()
     log_change(session, spec.kind, record_id, "delete")
 
