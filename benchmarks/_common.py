@@ -38,7 +38,7 @@ from typing import Any
 
 import numpy as np
 
-from matchmaker.models import record_text
+from matchmaker.search.documents import record_text
 from matchmaker.search.filters import RecordAttrs
 from matchmaker.search.matcher import Doc, Query
 from matchmaker.search.ranking import NeedFacts, OfferFacts

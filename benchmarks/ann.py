@@ -234,8 +234,8 @@ def perturbed(base: FloatArray, n: int, seed: int) -> FloatArray:
 
 def sample_embeddings(cache: Path) -> tuple[FloatArray, FloatArray]:
     """(400 document vectors, 100 need query vectors) of data/sample with e5-small, computed once and cached."""
+    from matchmaker.search.documents import record_text
     from matchmaker.search.embedding import create_embedder
-    from matchmaker.search.evaluation import record_text
 
     sources = [("achievements.jsonl", "summary"), ("demands.jsonl", "description")]
     texts: dict[str, list[str]] = {}

@@ -126,7 +126,7 @@ def _validation_fields(exc: RequestValidationError) -> list[dict[str, Any]]:
         loc = [str(p) for p in err.get("loc", ()) if p not in ("body", "query", "path", "header")]
         message = str(err.get("msg", "invalid")).removeprefix("Value error, ")
         if err.get("type") == "extra_forbidden":
-            message = "unknown field"
+            message = "unknown parameter" if err.get("loc", ("",))[0] == "query" else "unknown field"
         fields.append({"field": ".".join(loc) or "body", "message": message})
     return fields
 

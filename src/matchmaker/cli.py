@@ -106,8 +106,8 @@ def import_file(
     format: Annotated[str | None, typer.Option(help="file format; default from the extension")] = None,
 ) -> None:
     """Upsert records by external_id from a file, with a progress bar."""
+    from matchmaker.kinds import SPECS
     from matchmaker.services.readers import detect_format, parse_file
-    from matchmaker.services.records import SPECS
     from matchmaker.services.transfer import import_rows
 
     settings = Settings()
@@ -157,7 +157,8 @@ def export_file(
     headers: Annotated[str, typer.Option(help="en (field names) or zh (Chinese labels)")] = "en",
 ) -> None:
     """Write a list to a CSV, XLSX or JSON file."""
-    from matchmaker.services.records import SPECS, ListQuery
+    from matchmaker.kinds import SPECS
+    from matchmaker.services.records import ListQuery
     from matchmaker.services.transfer import export_records
 
     fmt = format.value if format else out.suffix.lstrip(".").lower()
@@ -334,7 +335,8 @@ def match_list(
     constraints: Annotated[str, typer.Option(help="flag or strict")] = "flag",
 ) -> None:
     """Run the matching list (供需对接清单) over all open needs and write it to a spreadsheet."""
-    from matchmaker.services.matching import MatchFilters, create_run, execute_run, export_run
+    from matchmaker.schemas.matching import MatchFilters
+    from matchmaker.services.matching import create_run, execute_run, export_run
 
     fmt = out.suffix.lstrip(".").lower()
     if fmt not in ("xlsx", "csv"):

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from datetime import UTC, datetime
-from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from alembic import command
 from alembic.config import Config
@@ -113,18 +111,46 @@ def create_session_factory(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(bind=engine, expire_on_commit=False, autoflush=False)
 
 
-@contextmanager
-def unit_of_work(factory: sessionmaker[Session]) -> Iterator[Session]:
-    """One transaction: commit on success, roll back on any error."""
-    session = factory()
-    try:
-        yield session
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
-    finally:
-        session.close()
+class UnitOfWork:
+    """One transaction: commit on success, roll back on any error, close the session either way; then, after a
+    commit, ``after_commit(session)`` (the request's index catch-up).
+
+    A context manager whose two halves may run in different places: the request dependency opens it on the event
+    loop (no I/O) and ends it in a worker thread; the matching routes and the CLI run all of it in one ``with``.
+    """
+
+    __slots__ = ("_after_commit", "_factory", "session")
+
+    def __init__(self, factory: sessionmaker[Session], after_commit: Callable[[Session], None] | None = None) -> None:
+        self._factory = factory
+        self._after_commit = after_commit
+        self.session: Session | None = None
+
+    def __enter__(self) -> Session:
+        self.session = self._factory()
+        return self.session
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: Any) -> Literal[False]:
+        session = self.session
+        assert session is not None, "the unit of work was not entered"
+        try:
+            if exc_type is None:
+                session.commit()
+            else:
+                session.rollback()
+        except BaseException:
+            session.rollback()
+            raise
+        finally:
+            session.close()
+        if exc_type is None and self._after_commit is not None:
+            self._after_commit(session)
+        return False  # an error in the work propagates
+
+
+def unit_of_work(factory: sessionmaker[Session], after_commit: Callable[[Session], None] | None = None) -> UnitOfWork:
+    """One transaction (see :class:`UnitOfWork`): ``with unit_of_work(factory) as session: ...``."""
+    return UnitOfWork(factory, after_commit)
 
 
 def alembic_config(settings: Settings, engine: Engine | None = None) -> Config:
@@ -152,8 +178,3 @@ def migration_state(settings: Settings, engine: Engine) -> tuple[str | None, tup
     with engine.connect() as conn:
         current = MigrationContext.configure(conn).get_current_revision()
     return current, tuple(script.get_heads())
-
-
-def migrations_path(settings: Settings) -> Path:
-    """The Alembic script directory in use."""
-    return settings.migrations_dir or project_path("migrations")

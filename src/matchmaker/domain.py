@@ -1,4 +1,5 @@
-"""The domain vocabulary: enumerations, Chinese column labels and their normalisation (see DOMAIN.md)."""
+"""The domain vocabulary: enumerations, the life cycle of a pairing, Chinese column labels and their normalisation
+(see DOMAIN.md)."""
 
 from __future__ import annotations
 
@@ -38,11 +39,62 @@ class DemandStatus(StrEnum):
     archived = "archived"
 
 
-class Language(StrEnum):
-    zh_hans = "zh-Hans"
-    zh_hant = "zh-Hant"
-    en = "en"
-    mixed = "mixed"
+class MatchStatus(StrEnum):
+    """The stages of a need–achievement pairing (供需对接), in order; ``rejected`` may end any open stage."""
+
+    proposed = "proposed"
+    shortlisted = "shortlisted"
+    contacted = "contacted"
+    meeting = "meeting"
+    signed = "signed"
+    landed = "landed"
+    rejected = "rejected"
+
+
+class RejectReason(StrEnum):
+    """Why a manager rejected a pairing."""
+
+    not_relevant = "not_relevant"
+    immature = "immature"
+    too_expensive = "too_expensive"
+    mode_mismatch = "mode_mismatch"
+    already_solved = "already_solved"
+    other = "other"
+
+
+# The life cycle of a pairing: proposed (推荐) → shortlisted (初筛) → contacted (对接) → meeting (洽谈) → signed (签约)
+# → landed (落地); any open stage may be rejected with a reason. landed and rejected are final; a decided pairing
+# (any status but proposed) is never proposed again by a matching run.
+MATCH_STATUSES: tuple[str, ...] = tuple(s.value for s in MatchStatus)
+MATCH_STATUS_LABELS: dict[str, str] = {
+    "proposed": "推荐",
+    "shortlisted": "初筛",
+    "contacted": "对接",
+    "meeting": "洽谈",
+    "signed": "签约",
+    "landed": "落地",
+    "rejected": "已拒绝",
+}
+MOVES: dict[str, tuple[str, ...]] = {
+    "proposed": ("shortlisted", "rejected"),
+    "shortlisted": ("contacted", "rejected"),
+    "contacted": ("meeting", "rejected"),
+    "meeting": ("signed", "rejected"),
+    "signed": ("landed", "rejected"),
+    "landed": (),
+    "rejected": (),
+}
+"""The moves allowed from each status."""
+DECIDED_STATUSES: tuple[str, ...] = tuple(s for s in MATCH_STATUSES if s != "proposed")
+"""Statuses a manager has decided: a matching run leaves these pairings untouched and never proposes them again."""
+REJECT_REASONS: tuple[str, ...] = tuple(r.value for r in RejectReason)
+STAGE_ORDER: dict[str, int] = {s: i for i, s in enumerate(MATCH_STATUSES) if s != "rejected"}
+"""The forward stages in order (the funnel)."""
+
+
+def allowed_moves(status: str) -> tuple[str, ...]:
+    """The statuses a pairing in ``status`` may move to (none from a final status)."""
+    return MOVES.get(status, ())
 
 
 # Canonical field name → Chinese column label used in offices' Excel sheets (DOMAIN.md).

@@ -19,7 +19,6 @@ from matchmaker.search.evaluation import (
     evaluate,
     format_table,
     load_split,
-    record_text,
     score_need,
     tune_weights,
     violates,
@@ -181,11 +180,17 @@ def test_load_split_numbers_records_and_keeps_external_ids(split_dir: Path) -> N
     assert slices["lang:zh-Hant"] == [1]
 
 
-def test_record_text_matches_the_service() -> None:
-    from matchmaker.models import record_text as service_record_text
+def test_the_evaluation_builds_documents_as_the_service_does(split_dir: Path) -> None:
+    """One home for documents: a split line embeds the same text as a database record with the same fields."""
+    from matchmaker.models import Achievement, Demand
 
-    for args in (("t", ["k1", " k2 "], "body"), ("t", None, "body"), ("t", [], " b ")):
-        assert record_text(*args) == service_record_text(*args)
+    split = load_split(split_dir)
+    for doc, row in zip(split.achievements, ACHIEVEMENTS, strict=True):
+        record = Achievement(title=row["title"], keywords=row.get("keywords"), summary=row["summary"])
+        assert doc.text == record.embed_text()
+    for doc, row in zip(split.needs, DEMANDS, strict=True):
+        need = Demand(title=row["title"], keywords=row.get("keywords"), description=row["description"])
+        assert doc.text == need.embed_text()
 
 
 def test_load_split_rejects_unknown_ids(tmp_path: Path) -> None:

@@ -11,11 +11,13 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from matchmaker.kinds import ACHIEVEMENTS, DEMANDS
 from matchmaker.models import Embedding
 from matchmaker.schemas import AchievementCreate, DemandCreate
+from matchmaker.search.documents import DOC_FIELDS, document
 from matchmaker.search.embedding import Embedder
-from matchmaker.services.indexing import DOC_COLUMNS, SearchService, doc_from_row, to_doc
-from matchmaker.services.records import ACHIEVEMENTS, DEMANDS, create_record, delete_record
+from matchmaker.services.indexing import SearchService
+from matchmaker.services.records import create_record, delete_record
 from tests.factories import achievement, demand
 
 A = "/api/v1/achievements"
@@ -154,6 +156,6 @@ def test_a_row_of_the_doc_columns_gives_the_same_doc_as_the_record(client: TestC
         session.commit()
         table = spec.model.__table__
         row = session.execute(
-            select(*(table.c[name] for name in DOC_COLUMNS[kind])).where(table.c.id == record.id)
+            select(*(table.c[name] for name in DOC_FIELDS[kind])).where(table.c.id == record.id)
         ).one()
-        assert doc_from_row(kind, row) == to_doc(record)
+        assert document(kind, row) == document(kind, record)

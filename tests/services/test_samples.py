@@ -11,9 +11,9 @@ from fastapi.testclient import TestClient
 from matchmaker.app import create_app
 from matchmaker.config import Settings
 from matchmaker.domain import CHAINS, REGIONS
+from matchmaker.kinds import ACHIEVEMENTS, DEMANDS
 from matchmaker.schemas import AchievementCreate, DemandCreate
 from matchmaker.search.text import detect_language
-from matchmaker.services.records import ACHIEVEMENTS, DEMANDS
 
 
 def _rows(sample_dir: Path, kind: str) -> list[dict[str, object]]:

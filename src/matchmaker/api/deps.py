@@ -1,4 +1,6 @@
-"""Dependencies shared by the routers, as annotated aliases."""
+"""Dependencies shared by the routers, as annotated aliases: the unit of work (:data:`SessionDep`,
+:func:`in_unit_of_work`), the caller (:data:`PrincipalDep`) and the access checks (:data:`AdminDep`,
+:data:`StaffDep`)."""
 
 from __future__ import annotations
 
@@ -13,7 +15,8 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
 from matchmaker.config import Settings
-from matchmaker.services.access import Principal
+from matchmaker.db import unit_of_work
+from matchmaker.services.access import Principal, require_admin, require_staff
 from matchmaker.services.auth import authenticate
 
 log = logging.getLogger("matchmaker")
@@ -25,43 +28,40 @@ async def get_settings(request: Request) -> Settings:
     return settings
 
 
+def _index_catch_up(request: Request) -> Callable[[Session], None] | None:
+    """After a commit that changed records, this process's indexes replay the change log at once, so a record is
+    searchable when the call that wrote it returns (other workers follow within their sync interval)."""
+    search = getattr(request.app.state, "search", None)
+    if search is None:
+        return None
+
+    def catch_up(session: Session) -> None:
+        if session.info.get("records_changed"):
+            try:
+                search.sync()
+            except Exception:  # committed is committed: the follower thread applies the change on its next pass
+                log.exception("index catch-up after a commit failed; the follower will retry")
+
+    return catch_up
+
+
 async def get_session(request: Request) -> AsyncIterator[Session]:
-    """One unit of work per request: commit on success, roll back on any error.
+    """One unit of work per request (:func:`matchmaker.db.unit_of_work`): commit on success, roll back on any error.
 
     Opening a session does no I/O, so it happens on the event loop; the end of the unit of work (commit or rollback,
-    close, and the index catch-up below) is one call in a worker thread, shielded from cancellation so that a
-    client that goes away never leaves a connection checked out. After a commit that changed records, this
-    process's indexes replay the change log at once, so a record is searchable when the call that wrote it returns
-    (other workers follow within their sync interval).
+    close, and the index catch-up) is one call in a worker thread, shielded from cancellation so that a client that
+    goes away never leaves a connection checked out.
     """
-    session: Session = request.app.state.session_factory()
+    work = unit_of_work(request.app.state.session_factory, _index_catch_up(request))
+    session = work.__enter__()
     try:
         yield session
-    except BaseException:
+    except BaseException as exc:
         with anyio.CancelScope(shield=True):
-            await run_in_threadpool(_end_unit_of_work, request, session, False)
+            await run_in_threadpool(work.__exit__, type(exc), exc, exc.__traceback__)
         raise
     with anyio.CancelScope(shield=True):
-        await run_in_threadpool(_end_unit_of_work, request, session, True)
-
-
-def _end_unit_of_work(request: Request, session: Session, commit: bool) -> None:
-    try:
-        if commit:
-            session.commit()
-        else:
-            session.rollback()
-    except BaseException:
-        session.rollback()
-        raise
-    finally:
-        session.close()
-    search = getattr(request.app.state, "search", None)
-    if commit and session.info.get("records_changed") and search is not None:
-        try:
-            search.sync()
-        except Exception:  # committed is committed: the follower thread applies the change on its next pass
-            log.exception("index catch-up after a commit failed; the follower will retry")
+        await run_in_threadpool(work.__exit__, None, None, None)
 
 
 # scope="function": the unit of work ends (commits) when the route function returns, before the response is sent,
@@ -107,11 +107,22 @@ async def in_unit_of_work(
 def _authenticated_unit_of_work(
     request: Request, credentials: HTTPAuthorizationCredentials | None, work: Callable[[Session, Principal], T]
 ) -> T:
-    session: Session = request.app.state.session_factory()
-    try:
+    with unit_of_work(request.app.state.session_factory, _index_catch_up(request)) as session:
         result = work(session, _authenticate(session, credentials))
-    except BaseException:
-        _end_unit_of_work(request, session, False)
-        raise
-    _end_unit_of_work(request, session, True)
     return result
+
+
+async def _admin(principal: PrincipalDep) -> Principal:  # async: no I/O, so no worker thread
+    require_admin(principal, "manage accounts")
+    return principal
+
+
+async def _staff(principal: PrincipalDep) -> Principal:
+    require_staff(principal, "use this route")
+    return principal
+
+
+AdminDep = Annotated[Principal, Depends(_admin, scope="function")]
+"""The caller, who must be an admin (403 otherwise)."""
+StaffDep = Annotated[Principal, Depends(_staff, scope="function")]
+"""The caller, who must be a manager or an admin (403 otherwise)."""

@@ -13,7 +13,8 @@ from sqlalchemy import text
 
 from matchmaker.db import migration_state
 from matchmaker.errors import Unauthorized
-from matchmaker.services.records import SPECS, count_records
+from matchmaker.kinds import SPECS
+from matchmaker.services.records import count_records
 
 router = APIRouter(tags=["health"])
 

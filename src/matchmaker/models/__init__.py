@@ -27,6 +27,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from matchmaker.db import Base, UTCDateTime
+from matchmaker.search.documents import record_text
 
 JSONList = JSON().with_variant(JSONB(), "postgresql")
 Money = Numeric(14, 2)
@@ -126,15 +127,6 @@ class RecordChange(Base):
     record_id: Mapped[int] = mapped_column(Integer)
     op: Mapped[str] = mapped_column(String(10))  # upsert | delete
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, server_default=func.now())
-
-
-def record_text(title: str, keywords: list[str] | None, body: str) -> str:
-    """Title, keywords and body joined the way they are embedded."""
-    parts = [title.strip()]
-    if keywords:
-        parts.append("；".join(k.strip() for k in keywords if k.strip()))
-    parts.append(body.strip())
-    return "\n".join(p for p in parts if p)
 
 
 class Embedding(Base):

@@ -46,15 +46,16 @@ from datetime import date
 from functools import cached_property
 from itertools import product
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any, Literal
 
 import numpy as np
 
+from matchmaker.search.documents import DOC_FIELDS, Doc, need_doc, offer_doc
 from matchmaker.search.embedding import Embedder, create_embedder
-from matchmaker.search.filters import RecordAttrs
 from matchmaker.search.index import VectorIndex
 from matchmaker.search.lexical import LexicalIndex
-from matchmaker.search.matcher import Doc, Matcher, Query
+from matchmaker.search.matcher import Matcher, Query
 from matchmaker.search.metrics import (
     Summary,
     constraint_first_ok,
@@ -63,7 +64,7 @@ from matchmaker.search.metrics import (
     reciprocal_rank,
     summarise,
 )
-from matchmaker.search.ranking import ConstraintPolicy, NeedFacts, OfferFacts, Weights
+from matchmaker.search.ranking import ConstraintPolicy, NeedFacts, OfferFacts, Weights, hard_violations
 from matchmaker.search.text import detect_language, tokenize
 
 __all__ = [
@@ -80,7 +81,6 @@ __all__ = [
     "evaluate",
     "format_table",
     "load_split",
-    "record_text",
     "score_need",
     "tune_weights",
     "violates",
@@ -145,18 +145,6 @@ class Split:
         return out
 
 
-def record_text(title: str, keywords: Sequence[str] | None, body: str) -> str:
-    """Title, keywords and body joined as the service embeds them (``matchmaker.models.record_text``).
-
-    Repeated here rather than imported because the models module pulls in the ORM; a test keeps the two in step.
-    """
-    parts = [title.strip()]
-    if keywords:
-        parts.append("；".join(k.strip() for k in keywords if k.strip()))
-    parts.append(body.strip())
-    return "\n".join(p for p in parts if p)
-
-
 def _read_jsonl(path: Path) -> list[dict[str, Any]]:
     rows = []
     with path.open(encoding="utf-8") as fh:
@@ -173,39 +161,23 @@ def _optional_float(value: Any) -> float | None:
     return None if value is None or value == "" else float(value)
 
 
+def _source(row: Mapping[str, Any], fields: Sequence[str], status: str) -> SimpleNamespace:
+    """A line of a split as a document source (:mod:`matchmaker.search.documents`): absent fields are None."""
+    values = {name: row.get(name) for name in fields}
+    for money in ("price_wan", "budget_wan"):
+        if money in values:
+            values[money] = _optional_float(values[money])
+    deadline = values.get("deadline")
+    values["deadline"] = date.fromisoformat(deadline) if isinstance(deadline, str) and deadline else None
+    return SimpleNamespace(**{**values, "status": status, "updated_at": None})
+
+
 def _achievement_doc(i: int, row: Mapping[str, Any]) -> Doc:
-    modes = frozenset(row.get("transfer_modes") or [])
-    trl = row.get("trl")
-    return Doc(
-        id=i,
-        text=record_text(row["title"], row.get("keywords"), row["summary"]),
-        attrs=RecordAttrs(field=row["field"], region=row["region"], status=ACHIEVEMENT_STATUS, trl=trl, modes=modes),
-        facts=OfferFacts(
-            field=row["field"],
-            region=row["region"],
-            trl=trl,
-            modes=modes,
-            price_wan=_optional_float(row.get("price_wan")),
-        ),
-    )
+    return offer_doc(_source({**row, "id": i}, DOC_FIELDS["achievements"], ACHIEVEMENT_STATUS))
 
 
 def _need_doc(i: int, row: Mapping[str, Any]) -> Doc:
-    modes = frozenset(row.get("preferred_modes") or [])
-    deadline = row.get("deadline")
-    return Doc(
-        id=i,
-        text=record_text(row["title"], row.get("keywords"), row["description"]),
-        attrs=RecordAttrs(field=row["field"], region=row["region"], status="open", trl=row.get("min_trl"), modes=modes),
-        facts=NeedFacts(
-            field=row["field"],
-            region=row["region"],
-            min_trl=row.get("min_trl"),
-            preferred_modes=modes,
-            budget_wan=_optional_float(row.get("budget_wan")),
-            deadline=date.fromisoformat(deadline) if deadline else None,
-        ),
-    )
+    return need_doc(_source({**row, "id": i}, DOC_FIELDS["demands"], "open"))
 
 
 def load_split(path: str | Path) -> Split:
@@ -355,9 +327,7 @@ def violates(need: NeedFacts, offer: OfferFacts) -> bool:
 
     An unknown trl does not count as a violation (it cannot be checked); the deadline is not an achievement property.
     """
-    if need.min_trl is not None and offer.trl is not None and offer.trl < need.min_trl:
-        return True
-    return bool(need.preferred_modes) and not (need.preferred_modes & offer.modes)
+    return bool(hard_violations(need, offer, None))
 
 
 def score_need(split: Split, index: int, ranking: Sequence[str], k: int = K) -> NeedResult:

@@ -75,6 +75,22 @@ class Filter:
             and not self.exclude_ids
         )
 
+    def matches(self, attrs: RecordAttrs) -> bool:
+        """Whether one record's attributes satisfy the attribute part of the filter (``exclude_ids`` is the index's
+        job). The one definition of a filter's meaning: :meth:`AttributeColumns.mask` is its vectorised form, and a
+        test keeps the two identical."""
+        if self.fields and attrs.field not in self.fields:
+            return False
+        if self.regions and attrs.region not in self.regions:
+            return False
+        if self.statuses and attrs.status not in self.statuses:
+            return False
+        if self.trl_min is not None and (attrs.trl is None or attrs.trl < self.trl_min):
+            return False
+        if self.trl_max is not None and (attrs.trl is None or attrs.trl > self.trl_max):
+            return False
+        return not self.modes or bool(set(self.modes) & attrs.modes)
+
 
 class Vocabulary:
     """Append-only mapping between strings and dense integer codes 0..len-1."""

@@ -15,12 +15,12 @@ import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Literal
 
 import numpy as np
 
+from matchmaker.search.documents import Doc, Kind
 from matchmaker.search.embedding import Embedder
-from matchmaker.search.filters import Filter, RecordAttrs
+from matchmaker.search.filters import Filter
 from matchmaker.search.index import VectorIndex
 from matchmaker.search.lexical import LexicalIndex
 from matchmaker.search.ranking import (
@@ -36,19 +36,6 @@ from matchmaker.search.ranking import (
 )
 from matchmaker.search.rerank import CrossEncoderReranker
 from matchmaker.search.text import tokenize
-
-Target = Literal["achievements", "demands"]
-
-
-@dataclass(frozen=True)
-class Doc:
-    """One record as the matcher sees it. `facts` is OfferFacts for achievements and NeedFacts for demands."""
-
-    id: int
-    text: str
-    attrs: RecordAttrs
-    facts: NeedFacts | OfferFacts
-    updated: date | None = None
 
 
 @dataclass
@@ -86,25 +73,6 @@ class Collection:
         return len(self.docs)
 
 
-def passes(attrs: RecordAttrs, flt: Filter | None) -> bool:
-    """Whether a document's attributes satisfy a filter (the same rules FAISS applies through the ID selector)."""
-    if flt is None:
-        return True
-    if flt.fields and attrs.field not in flt.fields:
-        return False
-    if flt.regions and attrs.region not in flt.regions:
-        return False
-    if flt.statuses and attrs.status not in flt.statuses:
-        return False
-    if flt.trl_min is not None and (attrs.trl is None or attrs.trl < flt.trl_min):
-        return False
-    if flt.trl_max is not None and (attrs.trl is None or attrs.trl > flt.trl_max):
-        return False
-    if flt.modes and not (set(flt.modes) & attrs.modes):
-        return False
-    return True
-
-
 @dataclass(frozen=True)
 class Query:
     """A query: its text, the facts of its side (None for free text) and, optionally, its id in its own list."""
@@ -135,7 +103,7 @@ class Matcher:
         self.index_kind = index_kind
         self.hnsw_threshold = hnsw_threshold
         self.hnsw_ef_search = hnsw_ef_search
-        self.lists: dict[Target, Collection] = {
+        self.lists: dict[Kind, Collection] = {
             "achievements": Collection(self.new_index()),
             "demands": Collection(self.new_index()),
         }
@@ -174,7 +142,7 @@ class Matcher:
     def match(
         self,
         query: Query,
-        target: Target,
+        target: Kind,
         *,
         k: int = 10,
         flt: Filter | None = None,
@@ -189,7 +157,7 @@ class Matcher:
     def match_many(
         self,
         queries: Sequence[Query],
-        target: Target,
+        target: Kind,
         *,
         k: int = 10,
         flt: Filter | None = None,
@@ -235,13 +203,13 @@ class Matcher:
         return tokens
 
     def dense_candidates(
-        self, vectors: np.ndarray, target: Target, pool: int, flt: Filter | None
+        self, vectors: np.ndarray, target: Kind, pool: int, flt: Filter | None
     ) -> list[list[tuple[int, float]]]:
         """Step 1: the ``pool`` nearest documents per query vector that pass the filter (inside FAISS)."""
         return self.lists[target].index.search(vectors, pool, flt)
 
     def lexical_candidates(
-        self, tokens: list[str], target: Target, pool: int, flt: Filter | None, dense_ids: Sequence[int] = ()
+        self, tokens: list[str], target: Kind, pool: int, flt: Filter | None, dense_ids: Sequence[int] = ()
     ) -> tuple[list[tuple[int, float]], dict[int, float]]:
         """Step 2: the ``pool`` best BM25 documents that pass the filter (checked on twice as many hits), and the
         BM25 scores of ``dense_ids`` (the dense candidates) from the same pass over the corpus."""
@@ -249,7 +217,9 @@ class Matcher:
         excluded = set(flt.exclude_ids) if flt is not None else set()
         docs = collection.docs
         hits, scores = collection.lexical.search_scoring(tokens, pool * 2, dense_ids)
-        passing = [(i, s) for i, s in hits if i in docs and i not in excluded and passes(docs[i].attrs, flt)]
+        passing = [
+            (i, s) for i, s in hits if i in docs and i not in excluded and (flt is None or flt.matches(docs[i].attrs))
+        ]
         return passing[:pool], dict(zip(dense_ids, scores.tolist(), strict=True))
 
     def rank_candidates(
@@ -257,7 +227,7 @@ class Matcher:
         query: Query,
         tokens: list[str],
         vector: np.ndarray,
-        target: Target,
+        target: Kind,
         dense_hits: list[tuple[int, float]],
         lexical_hits: list[tuple[int, float]],
         k: int,
@@ -321,7 +291,7 @@ class Matcher:
         return self.reranker.rerank(query.text, ranked, texts, k)
 
     @staticmethod
-    def _sides(query: Query, doc: Doc, target: Target) -> tuple[NeedFacts, OfferFacts]:
+    def _sides(query: Query, doc: Doc, target: Kind) -> tuple[NeedFacts, OfferFacts]:
         if target == "achievements":
             need = query.facts if isinstance(query.facts, NeedFacts) else NeedFacts(field="其他", region="其他")
             assert isinstance(doc.facts, OfferFacts)

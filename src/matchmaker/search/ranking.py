@@ -24,7 +24,6 @@ satisfying candidate of comparable relevance while a far better violator can sti
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date
@@ -152,20 +151,42 @@ def _fmt_wan(value: float) -> str:
     return f"{value:g}万"
 
 
+def hard_violations(need: NeedFacts, offer: OfferFacts, today: date | None) -> list[str]:
+    """The one decision on hard constraints: the names of the ones a pairing breaks, in the order
+    :func:`check_constraints` lists them.
+
+    * ``trl``: the achievement's TRL is known and below the need's ``min_trl`` (an unknown TRL cannot be checked);
+    * ``modes``: the need prefers transfer modes and the achievement offers none of them;
+    * ``deadline``: the need's deadline passed before ``today`` (``None``: not judged, as in the offline evaluation,
+      where the deadline is a property of the need that flags every candidate alike).
+
+    The explanation's checks, the score components, the constraint policies and the evaluation all ask this function.
+    """
+    violations: list[str] = []
+    if need.min_trl is not None and offer.trl is not None and offer.trl < need.min_trl:
+        violations.append("trl")
+    if need.preferred_modes and not need.preferred_modes & offer.modes:
+        violations.append("modes")
+    if today is not None and need.deadline is not None and need.deadline < today:
+        violations.append("deadline")
+    return violations
+
+
 def check_constraints(need: NeedFacts, offer: OfferFacts, today: date) -> list[Check]:
     """The hard constraints (min_trl, preferred_modes, deadline) and soft preferences (price, chain, region)."""
+    violated = hard_violations(need, offer, today)
     checks: list[Check] = []
     if need.min_trl is not None:
         if offer.trl is None:
             checks.append(Check("trl", None, True, need.min_trl, None, f"成熟度未知（要求≥{need.min_trl}）"))
-        elif offer.trl >= need.min_trl:
+        elif "trl" not in violated:
             checks.append(Check("trl", True, True, need.min_trl, offer.trl, f"成熟度{offer.trl}≥要求{need.min_trl}"))
         else:
             checks.append(Check("trl", False, True, need.min_trl, offer.trl, f"成熟度{offer.trl}<要求{need.min_trl}"))
     if need.preferred_modes:
         common = sorted(need.preferred_modes & offer.modes)
         wanted = "、".join(sorted(need.preferred_modes))
-        if common:
+        if "modes" not in violated:
             checks.append(
                 Check(
                     "modes",
@@ -189,7 +210,7 @@ def check_constraints(need: NeedFacts, offer: OfferFacts, today: date) -> list[C
                 )
             )
     if need.deadline is not None:
-        passed = need.deadline < today
+        passed = "deadline" in violated
         message = f"需求已于{need.deadline.isoformat()}截止" if passed else f"截止日期{need.deadline.isoformat()}"
         checks.append(Check("deadline", not passed, True, need.deadline.isoformat(), today.isoformat(), message))
     if need.budget_wan is not None and offer.price_wan is not None:
@@ -217,15 +238,16 @@ def _weight_vector(weights: Weights) -> tuple[float, ...]:
     return tuple(w[name] for name in COMPONENTS)
 
 
-def _component_values(c: Candidate, max_lexical: float, today: date) -> tuple[float, ...]:
-    """The component values of a pairing, in :data:`COMPONENTS` order."""
+def _component_values(c: Candidate, max_lexical: float, violations: list[str]) -> tuple[float, ...]:
+    """The component values of a pairing, in :data:`COMPONENTS` order (``violations``: its
+    :func:`hard_violations`)."""
     need, offer = c.need, c.offer
     if need.min_trl is not None:
-        trl = 1.0 if offer.trl is not None and offer.trl >= need.min_trl else 0.0
+        trl = 0.0 if offer.trl is None or "trl" in violations else 1.0
     else:
         trl = (offer.trl / 9.0) if offer.trl is not None else 0.0
     if need.preferred_modes:
-        mode = 1.0 if need.preferred_modes & offer.modes else 0.0
+        mode = 0.0 if "modes" in violations else 1.0
     else:
         mode = 0.5
     if need.budget_wan is None or offer.price_wan is None:
@@ -262,28 +284,16 @@ def _sentence(c: Candidate, checks: list[Check]) -> str:
     return "；".join(parts)
 
 
-def hard_violations(need: NeedFacts, offer: OfferFacts, today: date) -> list[str]:
-    """Names of the violated hard constraints, in the order :func:`check_constraints` lists them (no messages)."""
-    violations: list[str] = []
-    if need.min_trl is not None and offer.trl is not None and offer.trl < need.min_trl:
-        violations.append("trl")
-    if need.preferred_modes and not need.preferred_modes & offer.modes:
-        violations.append("modes")
-    if need.deadline is not None and need.deadline < today:
-        violations.append("deadline")
-    return violations
-
-
 def _contributions(values: tuple[float, ...], weights: Weights) -> dict[str, float]:
     return dict(zip(COMPONENTS, map(mul, _weight_vector(weights), values), strict=True))
 
 
 def score_candidate(c: Candidate, weights: Weights, max_lexical: float, today: date) -> Ranked:
     """Score one pairing and explain it."""
-    contributions = _contributions(_component_values(c, max_lexical, today), weights)
+    violations = hard_violations(c.need, c.offer, today)
+    contributions = _contributions(_component_values(c, max_lexical, violations), weights)
     relevance = sum(contributions.values())
     checks = check_constraints(c.need, c.offer, today)
-    violations = [check.name for check in checks if check.hard and check.ok is False]
     penalty = weights.penalty * len(violations)
     if penalty:
         contributions["penalty"] = -penalty
@@ -322,8 +332,8 @@ def rank(
     for c in candidates:
         # The same products summed in the same order as score_candidate's contributions: the sort key equals the
         # reported score bit for bit (without the two dicts an explanation needs).
-        relevance = sum(map(mul, vector, _component_values(c, max_lexical, today)))
         violations = hard_violations(c.need, c.offer, today)
+        relevance = sum(map(mul, vector, _component_values(c, max_lexical, violations)))
         if violations and policy == "strict":
             continue
         scored.append((relevance - weights.penalty * len(violations), c.id, c))
@@ -410,8 +420,3 @@ def age_in_days(updated: date | None, today: date) -> float | None:
     if updated is None:
         return None
     return float(max(0, (today - updated).days))
-
-
-def is_finite(value: float) -> bool:
-    """Whether a score is a real number (FAISS returns -inf/NaN-free scores, but be safe at the boundary)."""
-    return not (math.isnan(value) or math.isinf(value))

@@ -7,7 +7,6 @@ import re
 import secrets
 from datetime import UTC, datetime, timedelta
 from functools import cache
-from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -16,8 +15,9 @@ from sqlalchemy.orm import Session
 
 from matchmaker.errors import Conflict, NotFound, Unauthorized, ValidationFailed, field_error
 from matchmaker.models import ApiToken, Organisation, User, as_utc
-from matchmaker.services.access import ORG_KIND_OF_ROLE, ROLES, Principal
+from matchmaker.services.access import ORG_KIND_OF_ROLE, ROLES, Principal, require_admin
 from matchmaker.services.audit import audit
+from matchmaker.services.paging import page
 
 TOKEN_PREFIX = "mm_"
 SESSION_TTL = timedelta(hours=12)
@@ -183,7 +183,7 @@ def list_tokens(session: Session, principal: Principal) -> list[ApiToken]:
 def revoke_token(session: Session, principal: Principal, token_id: int) -> None:
     """Revoke one of the caller's tokens (admins may revoke anyone's); 404 for another user's token."""
     token = session.get(ApiToken, token_id)
-    if token is None or (token.user_id != principal.user_id and principal.role != "admin"):
+    if token is None or (token.user_id != principal.user_id and not principal.is_admin):
         raise NotFound(f"token {token_id} not found")
     if token.revoked_at is None:
         token.revoked_at = datetime.now(UTC)
@@ -214,16 +214,20 @@ def set_active(session: Session, principal: Principal, user_id: int, active: boo
     return user
 
 
-def user_summary(user: User) -> dict[str, Any]:
-    """A user as the API shows it (never the password hash)."""
-    return {
-        "id": user.id,
-        "email": user.email,
-        "role": user.role,
-        "org_id": user.org_id,
-        "active": user.active,
-        "created_at": user.created_at.isoformat() if user.created_at else None,
-    }
+def list_users(session: Session, principal: Principal | None, *, limit: int, offset: int) -> tuple[list[User], int]:
+    """One page of every account, oldest first, and the total (admins)."""
+    require_admin(principal, "list users")
+    return page(session, select(User), order_by=[User.id], limit=limit, offset=offset)
+
+
+def get_user(session: Session, principal: Principal | None, user_id: int) -> User:
+    """One account: admins see any, everyone their own; 404 otherwise."""
+    if principal is not None and not principal.is_admin and principal.user_id != user_id:
+        raise NotFound(f"user {user_id} not found")
+    user = session.get(User, user_id)
+    if user is None:
+        raise NotFound(f"user {user_id} not found")
+    return user
 
 
 def ensure_admin(session: Session, email: str, password: str | None) -> tuple[bool, str | None]:

@@ -23,25 +23,24 @@ from pathlib import Path
 from typing import Any, cast
 
 import numpy as np
-from sqlalchemy import Row, func, or_, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, sessionmaker
 
 from matchmaker.config import Settings
-from matchmaker.models import Achievement, Demand, Embedding, RecordChange, record_text
+from matchmaker.kinds import KINDS, SPECS, Kind
+from matchmaker.models import Achievement, Demand, Embedding, RecordChange
+from matchmaker.search.documents import document
 from matchmaker.search.embedding import Embedder
-from matchmaker.search.filters import RecordAttrs
 from matchmaker.search.index import IndexStateError, VectorIndex
-from matchmaker.search.matcher import Collection, Doc, Matcher, Target
-from matchmaker.search.ranking import NeedFacts, OfferFacts, Weights
+from matchmaker.search.matcher import Collection, Matcher
+from matchmaker.search.ranking import Weights
 from matchmaker.search.rerank import CrossEncoderReranker
 
 log = logging.getLogger("matchmaker.indexing")
 
 Progress = Callable[[str, int, int], None]  # (list, done, total)
-KINDS: tuple[Target, ...] = ("achievements", "demands")
-MODELS: dict[str, type[Achievement] | type[Demand]] = {"achievements": Achievement, "demands": Demand}
 EMBED_BATCH = 64
 GAP_PATIENCE_S = 30.0  # how long a missing change id may still appear (a transaction that committed late)
 
@@ -82,64 +81,8 @@ def build_search_service(
     )
 
 
-def to_doc(record: Achievement | Demand) -> Doc:
-    """The matcher's view of a database record."""
-    return _offer_doc(record) if isinstance(record, Achievement) else _need_doc(record)
-
-
-DOC_COLUMNS: dict[str, tuple[str, ...]] = {
-    "achievements": (
-        "id", "title", "keywords", "summary", "field", "region", "status", "trl", "transfer_modes", "price_wan",
-        "updated_at",
-    ),
-    "demands": (
-        "id", "title", "keywords", "description", "field", "region", "status", "min_trl", "preferred_modes",
-        "budget_wan", "deadline", "updated_at",
-    ),
-}  # fmt: skip
-"""The columns :func:`doc_from_row` reads."""
-
-
-def doc_from_row(kind: str, row: Row[Any]) -> Doc:
-    """The matcher's view of a record from a row of its :data:`DOC_COLUMNS` (no ORM object is loaded)."""
-    return _offer_doc(row) if kind == "achievements" else _need_doc(row)
-
-
-def _offer_doc(record: Achievement | Row[Any]) -> Doc:
-    modes = frozenset(record.transfer_modes or [])
-    price = float(record.price_wan) if record.price_wan is not None else None
-    return Doc(
-        id=record.id,
-        text=record_text(record.title, record.keywords, record.summary),
-        attrs=RecordAttrs(field=record.field, region=record.region, status=record.status, trl=record.trl, modes=modes),
-        facts=OfferFacts(field=record.field, region=record.region, trl=record.trl, modes=modes, price_wan=price),
-        updated=record.updated_at.date() if record.updated_at else None,
-    )
-
-
-def _need_doc(record: Demand | Row[Any]) -> Doc:
-    modes = frozenset(record.preferred_modes or [])
-    budget = float(record.budget_wan) if record.budget_wan is not None else None
-    return Doc(
-        id=record.id,
-        text=record_text(record.title, record.keywords, record.description),
-        attrs=RecordAttrs(
-            field=record.field, region=record.region, status=record.status, trl=record.min_trl, modes=modes
-        ),
-        facts=NeedFacts(
-            field=record.field,
-            region=record.region,
-            min_trl=record.min_trl,
-            preferred_modes=modes,
-            budget_wan=budget,
-            deadline=record.deadline,
-        ),
-        updated=record.updated_at.date() if record.updated_at else None,
-    )
-
-
-def _all_records(session: Session, kind: str) -> list[Achievement | Demand]:
-    model = MODELS[kind]
+def _all_records(session: Session, kind: Kind) -> list[Achievement | Demand]:
+    model = SPECS[kind].model
     return cast(list[Achievement | Demand], list(session.scalars(select(model).order_by(model.id))))
 
 
@@ -314,7 +257,7 @@ class SearchService:
             with self.session_factory() as session:
                 head = session.scalar(select(func.max(RecordChange.id))) or 0
                 counts: dict[str, int] = {}
-                fresh: dict[Target, Collection] = {}
+                fresh: dict[Kind, Collection] = {}
                 for kind in KINDS:
                     records = _all_records(session, kind)
                     done = 0
@@ -327,7 +270,7 @@ class SearchService:
 
                     vectors = self.cache.vectors(session, kind, records, advance)
                     collection = Collection(self.matcher.new_index())
-                    collection.upsert([to_doc(r) for r in records], vectors)
+                    collection.upsert([document(kind, r) for r in records], vectors)
                     fresh[kind] = collection
                     counts[kind] = len(records)
                 session.commit()  # the embedding cache rows
@@ -357,9 +300,9 @@ class SearchService:
             # (PostgreSQL hands out sequence numbers before commit): look for them again for a while.
             seen = {c.id for c in changes}
             top = max(seen)
-            by_kind: dict[str, set[int]] = {}
+            by_kind: dict[Kind, set[int]] = {}
             for change in changes:
-                by_kind.setdefault(change.kind, set()).add(change.record_id)
+                by_kind.setdefault(cast(Kind, change.kind), set()).add(change.record_id)
             for kind, ids in by_kind.items():
                 up, removed, embedded = self._apply(session, kind, ids)
                 stats.upserted += up
@@ -378,9 +321,9 @@ class SearchService:
             self._dirty_since_snapshot = True
         return stats
 
-    def _apply(self, session: Session, kind: str, ids: Iterable[int]) -> tuple[int, int, int]:
-        model = MODELS[kind]
-        collection = self.matcher.lists[kind]  # type: ignore[index]
+    def _apply(self, session: Session, kind: Kind, ids: Iterable[int]) -> tuple[int, int, int]:
+        model = SPECS[kind].model
+        collection = self.matcher.lists[kind]
         wanted = sorted(ids)
         # In id order, so that two workers storing the same new vectors lock the cache rows in the same order.
         stmt = select(model).where(model.id.in_(wanted)).order_by(model.id)
@@ -389,7 +332,7 @@ class SearchService:
         gone = [i for i in wanted if i not in present]
         before = self.cache.model_calls
         vectors = self.cache.vectors(session, kind, records)
-        collection.upsert([to_doc(r) for r in records], vectors)
+        collection.upsert([document(kind, r) for r in records], vectors)
         # A deleted record's cached vector is removed by the transaction that deletes the record (records.py), never
         # here: every worker follows the log, and their deletes raced the writers' into deadlocks on PostgreSQL.
         collection.remove(gone)
@@ -432,13 +375,13 @@ class SearchService:
             return False
         applied = min(int(m.get("last_change_id", 0)) for m in metas)
         with self.session_factory() as session:
-            lists: dict[Target, Collection] = {}
+            lists: dict[Kind, Collection] = {}
             for kind in KINDS:
                 index, _meta = loaded[kind]
                 index.ef_search = self.matcher.hnsw_ef_search  # the setting, not what the snapshot was saved with
                 records = _all_records(session, kind)
                 collection = Collection(index)
-                docs = [to_doc(r) for r in records]
+                docs = [document(kind, r) for r in records]
                 collection.docs = {d.id: d for d in docs if d.id in index}
                 collection.lexical.upsert(
                     [d.id for d in docs if d.id in index], [d.text for d in docs if d.id in index]
@@ -455,7 +398,7 @@ class SearchService:
                     i for i in self.matcher.lists[kind].index.ids().tolist() if i not in self.matcher.lists[kind].docs
                 ]
                 self.matcher.lists[kind].index.remove(stale)
-                db_ids = set(session.scalars(select(MODELS[kind].id)))
+                db_ids = set(session.scalars(select(SPECS[kind].model.id)))
                 missing = db_ids - set(self.matcher.lists[kind].docs)
                 if missing:
                     self._apply(session, kind, missing)

@@ -2,104 +2,45 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date
-from typing import Any, Literal, cast
+from typing import Any, cast
 
-import openpyxl
-from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy import Row, Select, Table, bindparam, delete, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from matchmaker.domain import normalise_chain, normalise_mode, normalise_region
+from matchmaker.domain import DECIDED_STATUSES, MATCH_STATUS_LABELS
 from matchmaker.errors import Conflict, NotFound, TooLarge, ValidationFailed, field_error
+from matchmaker.kinds import DEMANDS, SPECS, Kind
 from matchmaker.models import Achievement, Demand, Match, MatchingRun, utcnow
+from matchmaker.schemas.matching import MAX_QUERY_CHARS, MatchFilters
+from matchmaker.search.documents import DOC_FIELDS, document, need_doc
 from matchmaker.search.filters import Filter
-from matchmaker.search.matcher import Query, Target
+from matchmaker.search.matcher import Query
 from matchmaker.search.ranking import ConstraintPolicy, Ranked
-from matchmaker.services.access import (
-    WRITES,
-    Principal,
-    disclosed_demands,
-    hides_enterprise,
-    may_write,
-    present_demand,
-    require_role,
-    require_staff,
-)
-from matchmaker.services.indexing import DOC_COLUMNS, SearchService, doc_from_row, to_doc
-from matchmaker.services.records import ACHIEVEMENTS, DEMANDS
-from matchmaker.services.safe_cells import csv_row, sheet_row
+from matchmaker.services.access import NO_MASKING, Principal, masking, may_write, require_role, require_staff
+from matchmaker.services.indexing import SearchService
+from matchmaker.services.tables import TABLE_FORMATS, write_table
 
 log = logging.getLogger("matchmaker.matching")
 
-MAX_QUERY_CHARS = 20_000
-DECIDED = ("shortlisted", "contacted", "meeting", "signed", "landed", "rejected")
-ACTIVE_STATUS: dict[Target, str] = {"achievements": "active", "demands": "open"}
 
-
-class MatchFilters(BaseModel):
-    """Filters on the records being ranked; Traditional spellings of enumerations are accepted."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    field: list[str] = Field(default_factory=list, description="industrial chains, e.g. 新材料")
-    region: list[str] = Field(default_factory=list, description="regions: 北京, 天津, 河北, 其他")
-    trl_min: int | None = Field(default=None, ge=1, le=9)
-    trl_max: int | None = Field(default=None, ge=1, le=9)
-    modes: list[str] = Field(default_factory=list, description="transfer modes, at least one offered/preferred")
-
-    @field_validator("field", mode="before")
-    @classmethod
-    def _chains(cls, value: Any) -> Any:
-        return [normalise_chain(v) for v in _as_list(value)]
-
-    @field_validator("region", mode="before")
-    @classmethod
-    def _regions(cls, value: Any) -> Any:
-        return [normalise_region(v) for v in _as_list(value)]
-
-    @field_validator("modes", mode="before")
-    @classmethod
-    def _modes(cls, value: Any) -> Any:
-        return [normalise_mode(v) for v in _as_list(value)]
-
-    def to_filter(self, target: Target, exclude: Sequence[int] = ()) -> Filter:
-        """The index filter: these conditions plus the target list's live status."""
-        if self.trl_min is not None and self.trl_max is not None and self.trl_min > self.trl_max:
-            raise ValidationFailed("trl_min is greater than trl_max", fields=[field_error("trl_min", "> trl_max")])
-        return Filter(
-            fields=tuple(self.field),
-            regions=tuple(self.region),
-            statuses=(ACTIVE_STATUS[target],),
-            trl_min=self.trl_min,
-            trl_max=self.trl_max,
-            modes=tuple(self.modes),
-            exclude_ids=tuple(exclude),
-        )
-
-
-def _as_list(value: Any) -> list[str]:
-    if value is None:
-        return []
-    if isinstance(value, str):
-        return [value]
-    return list(value)
-
-
-BRIEF_COLUMNS: dict[Target, tuple[str, ...]] = {
-    "achievements": (
-        "id", "external_id", "title", "field", "region", "owner", "trl", "transfer_modes", "price_wan", "language",
-    ),
-    "demands": (
-        "id", "external_id", "title", "field", "region", "enterprise", "min_trl", "preferred_modes", "budget_wan",
-        "deadline", "confidential", "bounty_wan", "language",
-    ),
-}  # fmt: skip
+def index_filter(filters: MatchFilters | None, target: Kind, exclude: Sequence[int] = ()) -> Filter:
+    """The index filter: these conditions plus the target list's live status; 422 when trl_min > trl_max."""
+    filters = filters or MatchFilters()
+    if filters.trl_min is not None and filters.trl_max is not None and filters.trl_min > filters.trl_max:
+        raise ValidationFailed("trl_min is greater than trl_max", fields=[field_error("trl_min", "> trl_max")])
+    return Filter(
+        fields=tuple(filters.field),
+        regions=tuple(filters.region),
+        statuses=(SPECS[target].live_status,),
+        trl_min=filters.trl_min,
+        trl_max=filters.trl_max,
+        modes=tuple(filters.modes),
+        exclude_ids=tuple(exclude),
+    )
 
 
 def achievement_brief(a: Achievement | Row[Any]) -> dict[str, Any]:
@@ -130,45 +71,46 @@ def demand_brief(d: Demand | Row[Any]) -> dict[str, Any]:
         "min_trl": d.min_trl,
         "preferred_modes": d.preferred_modes,
         "budget_wan": float(d.budget_wan) if d.budget_wan is not None else None,
-        "deadline": d.deadline.isoformat() if d.deadline else None,
+        "deadline": d.deadline,
         "confidential": d.confidential,
         "bounty_wan": float(d.bounty_wan) if d.bounty_wan is not None else None,
         "language": d.language,
     }
 
 
-def _select_by_id(kind: Target, columns: Sequence[str], *, many: bool) -> Select[Any]:
+def _select_by_id(kind: Kind, columns: Sequence[str], *, many: bool) -> Select[Any]:
     """The named columns of one record (bind ``id``) or of several (bind ``ids``, a list)."""
-    table: Table = (Achievement if kind == "achievements" else Demand).__table__  # type: ignore[assignment]
+    table: Table = SPECS[kind].model.__table__  # type: ignore[assignment]
     where = table.c.id.in_(bindparam("ids", expanding=True)) if many else table.c.id == bindparam("id")
     return select(*(table.c[name] for name in columns)).where(where)
 
 
 # Core statements built once: every match request reads its source record and hydrates a ranked list, and loading
 # full ORM objects (every column, identity map, instrumentation) cost several times what these columns do.
-_BRIEFS: dict[Target, Select[Any]] = {t: _select_by_id(t, BRIEF_COLUMNS[t], many=True) for t in BRIEF_COLUMNS}
-_SOURCES: dict[Target, Select[Any]] = {
-    t: _select_by_id(t, (*DOC_COLUMNS[t], "org_id"), many=False) for t in BRIEF_COLUMNS
+_BRIEFS: dict[str, Select[Any]] = {k: _select_by_id(s.kind, s.brief_columns, many=True) for k, s in SPECS.items()}
+_SOURCES: dict[str, Select[Any]] = {
+    k: _select_by_id(s.kind, (*DOC_FIELDS[s.kind], "org_id"), many=False) for k, s in SPECS.items()
 }
+_BRIEF_OF: dict[str, Callable[[Any], dict[str, Any]]] = {"achievements": achievement_brief, "demands": demand_brief}
 
 
 def _hydrate(
-    session: Session, target: Target, ranked: list[Ranked], principal: Principal | None = None
+    session: Session, target: Kind, ranked: list[Ranked], principal: Principal | None = None
 ) -> list[dict[str, Any]]:
     ids = [r.id for r in ranked]
     rows = {row.id: row for row in session.execute(_BRIEFS[target], {"ids": ids}).all()} if ids else {}
-    key = "achievement" if target == "achievements" else "demand"
-    disclosed = disclosed_demands(session, principal, list(rows)) if target == "demands" else set()
+    spec = SPECS[target]
+    masks = masking(session, principal, list(rows)) if target == "demands" else NO_MASKING
+    brief_of = _BRIEF_OF[target]
     items: list[dict[str, Any]] = []
     for r in ranked:
         row = rows.get(r.id)
         if row is None:  # deleted after the index saw it; the follower drops it on its next pass
             continue
-        if target == "achievements":
-            brief = achievement_brief(row)
-        else:
-            brief = present_demand(demand_brief(row), hides_enterprise(principal, row, disclosed))
-        items.append({"rank": len(items) + 1, "score": round(r.score, 4), key: brief, "explanation": r.explanation()})
+        brief = masks.apply(row, brief_of(row))
+        items.append(
+            {"rank": len(items) + 1, "score": round(r.score, 4), spec.item_key: brief, "explanation": r.explanation()}
+        )
     return items
 
 
@@ -180,7 +122,7 @@ def _check_k(k: int) -> None:
 def match_record(
     session: Session,
     search: SearchService,
-    source: Target,
+    source: Kind,
     record_id: int,
     *,
     k: int = 10,
@@ -191,8 +133,8 @@ def match_record(
 ) -> list[dict[str, Any]]:
     """Ranked pairings for one need (achievements) or one achievement (needs), for its own organisation or staff."""
     _check_k(k)
-    spec = DEMANDS if source == "demands" else ACHIEVEMENTS
-    require_role(principal, (WRITES[source],), f"rank pairings for {source}")
+    spec = SPECS[source]
+    require_role(principal, (spec.writer,), f"rank pairings for {source}")
     row = session.execute(_SOURCES[source], {"id": record_id}).first()
     if row is None or not may_write(principal, source, row.org_id):  # what get_record(..., write=True) decides
         raise NotFound(f"{spec.noun} {record_id} not found")
@@ -201,9 +143,9 @@ def match_record(
             f"{spec.noun} {record_id} is not embedded yet; retry in a moment",
             fields=[field_error("id", "not yet in the index")],
         )
-    target: Target = "achievements" if source == "demands" else "demands"
-    doc = doc_from_row(source, row)
-    flt = (filters or MatchFilters()).to_filter(target)
+    target = spec.other_kind
+    doc = document(source, row)
+    flt = index_filter(filters, target)
     ranked = search.matcher.match(
         Query(text=doc.text, facts=doc.facts), target, k=k, flt=flt, policy=policy, today=today
     )
@@ -214,7 +156,7 @@ def search_text(
     session: Session,
     search: SearchService,
     text: str,
-    target: Target,
+    target: Kind,
     *,
     k: int = 10,
     filters: MatchFilters | None = None,
@@ -234,7 +176,7 @@ def search_text(
             fields=[field_error("text", "too long")],
             limit=MAX_QUERY_CHARS,
         )
-    flt = (filters or MatchFilters()).to_filter(target)
+    flt = index_filter(filters, target)
     ranked = search.matcher.match(Query(text=text), target, k=k, flt=flt, policy=policy)
     return _hydrate(session, target, ranked, principal)
 
@@ -255,8 +197,8 @@ def create_run(
     """Record a queued run (the caller starts it after the commit); managers and admins only."""
     require_staff(principal, "start matching runs")
     _check_k(k)
-    filters.to_filter("demands")
-    achievement_filters.to_filter("achievements")
+    index_filter(filters, "demands")
+    index_filter(achievement_filters, "achievements")
     run = MatchingRun(
         status="queued",
         k=k,
@@ -300,7 +242,7 @@ def execute_run(
         run.status = "running"
         need_filters = MatchFilters(**run.filters.get("demands", {}))
         offer_filters = MatchFilters(**run.filters.get("achievements", {}))
-        stmt = select(Demand).where(Demand.status == "open").order_by(Demand.id)
+        stmt = select(Demand).where(Demand.status == DEMANDS.live_status).order_by(Demand.id)
         if need_filters.field:
             stmt = stmt.where(Demand.field.in_(need_filters.field))
         if need_filters.region:
@@ -311,7 +253,7 @@ def execute_run(
         session.commit()
     try:
         search.sync()
-        flt = offer_filters.to_filter("achievements")
+        flt = index_filter(offer_filters, "achievements")
         batches = [needs[i : i + batch_size] for i in range(0, len(needs), batch_size)]
 
         def rank_batch(batch: list[Demand]) -> tuple[list[Demand], list[list[Ranked]]]:
@@ -319,12 +261,12 @@ def execute_run(
                 decided: dict[int, set[int]] = {}
                 rows = s.execute(
                     select(Match.demand_id, Match.achievement_id).where(
-                        Match.demand_id.in_([d.id for d in batch]), Match.status.in_(DECIDED)
+                        Match.demand_id.in_([d.id for d in batch]), Match.status.in_(DECIDED_STATUSES)
                     )
                 )
                 for demand_id, achievement_id in rows:
                     decided.setdefault(demand_id, set()).add(achievement_id)
-            docs = [to_doc(d) for d in batch]
+            docs = [need_doc(d) for d in batch]
             extra = max((len(v) for v in decided.values()), default=0)
             ranked = search.matcher.match_many(
                 [Query(text=d.text, facts=d.facts) for d in docs],
@@ -411,18 +353,9 @@ RUN_EXPORT_HEADERS = [
     "约束提示",
     "状态",
 ]
-STATUS_LABELS = {
-    "proposed": "推荐",
-    "shortlisted": "初筛",
-    "contacted": "对接",
-    "meeting": "洽谈",
-    "signed": "签约",
-    "landed": "落地",
-    "rejected": "已拒绝",
-}
 
 
-def run_rows(session: Session, run_id: int) -> list[list[Any]]:
+def run_rows(session: Session, run_id: int, principal: Principal | None = None) -> list[list[Any]]:
     """One row per pairing of a run, sorted by need then rank."""
     get_run(session, run_id)
     stmt = (
@@ -432,8 +365,10 @@ def run_rows(session: Session, run_id: int) -> list[list[Any]]:
         .where(Match.run_id == run_id)
         .order_by(Demand.id, Match.rank)
     )
+    pairings = session.execute(stmt).all()
+    masks = masking(session, principal, [need.id for _, need, _ in pairings])
     rows = []
-    for match, need, offer in session.execute(stmt):
+    for match, need, offer in pairings:
         violations = "、".join(
             c["message"] for c in match.explanation.get("checks", []) if c.get("hard") and c.get("ok") is False
         )
@@ -441,7 +376,7 @@ def run_rows(session: Session, run_id: int) -> list[list[Any]]:
             [
                 need.external_id or need.id,
                 need.title,
-                need.enterprise or "",
+                masks.apply(need, {"enterprise": need.enterprise})["enterprise"] or "",
                 need.region,
                 match.rank,
                 offer.external_id or offer.id,
@@ -454,31 +389,17 @@ def run_rows(session: Session, run_id: int) -> list[list[Any]]:
                 round(match.score, 4),
                 match.explanation.get("sentence", ""),
                 violations,
-                STATUS_LABELS.get(match.status, match.status),
+                MATCH_STATUS_LABELS.get(match.status, match.status),
             ]
         )
     return rows
 
 
-def export_run(session: Session, run_id: int, fmt: Literal["xlsx", "csv"] | str) -> bytes:
+def export_run(session: Session, run_id: int, fmt: str, principal: Principal | None = None) -> bytes:
     """The matching list of a run as XLSX or CSV with Chinese headers."""
-    if fmt not in ("xlsx", "csv"):
+    if fmt not in TABLE_FORMATS:
         raise ValidationFailed("format must be xlsx or csv", fields=[field_error("format", f"unknown {fmt!r}")])
-    rows = run_rows(session, run_id)
-    if fmt == "csv":
-        buffer = io.StringIO(newline="")
-        writer = csv.writer(buffer)
-        writer.writerow(RUN_EXPORT_HEADERS)
-        writer.writerows([csv_row(row) for row in rows])
-        return b"\xef\xbb\xbf" + buffer.getvalue().encode("utf-8")
-    workbook = openpyxl.Workbook(write_only=True)
-    sheet = workbook.create_sheet("供需对接清单")
-    sheet.append(RUN_EXPORT_HEADERS)
-    for row in rows:
-        sheet.append(sheet_row(sheet, row))
-    out = io.BytesIO()
-    workbook.save(out)
-    return out.getvalue()
+    return write_table(fmt, RUN_EXPORT_HEADERS, run_rows(session, run_id, principal), sheet="供需对接清单")
 
 
 def run_summary(run: MatchingRun) -> dict[str, Any]:
@@ -496,6 +417,6 @@ def run_summary(run: MatchingRun) -> dict[str, Any]:
         "progress": round(run.done / run.total, 4) if run.total else (1.0 if run.status == "done" else 0.0),
         "model": run.model,
         "error": run.error,
-        "created_at": run.created_at.isoformat() if run.created_at else None,
-        "finished_at": run.finished_at.isoformat() if run.finished_at else None,
+        "created_at": run.created_at,
+        "finished_at": run.finished_at,
     }

@@ -22,7 +22,7 @@ import openpyxl
 
 from matchmaker.domain import canonical_header, header_map
 from matchmaker.errors import InvalidImport, TooLarge, field_error
-from matchmaker.services.records import KindSpec
+from matchmaker.kinds import KindSpec
 from matchmaker.services.safe_cells import unguard_csv_value
 
 FileFormat = Literal["csv", "xlsx", "json", "jsonl"]

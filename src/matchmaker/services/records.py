@@ -11,75 +11,24 @@ from pydantic import BaseModel
 from sqlalchemy import Select, delete, func, or_, select
 from sqlalchemy.orm import Session
 
-from matchmaker.domain import ACHIEVEMENT_LABELS, DEMAND_LABELS, AchievementStatus, DemandStatus
 from matchmaker.errors import Conflict, NotFound, ValidationFailed, field_error
-from matchmaker.models import Achievement, Demand, Embedding, RecordChange
-from matchmaker.schemas import (
-    AchievementCreate,
-    AchievementRead,
-    AchievementUpdate,
-    DemandCreate,
-    DemandRead,
-    DemandUpdate,
-)
+from matchmaker.kinds import Kind, KindSpec, Record
+from matchmaker.models import Demand, Embedding, RecordChange
+from matchmaker.schemas.queries import RecordFilterParams, RecordListParams
 from matchmaker.search.text import detect_language, normalize_text, to_simplified, to_traditional
 from matchmaker.services.access import (
+    MASKED_ENTERPRISE,
+    ORG_KIND_OF_ROLE,
     Principal,
     can_read,
     can_write,
-    disclosed_demands,
-    hides_enterprise,
+    masking,
     owner_org,
     require_writer,
     scope_read,
 )
 from matchmaker.services.audit import audit
-
-Kind = Literal["achievements", "demands"]
-Record = Achievement | Demand
-
-
-@dataclass(frozen=True)
-class KindSpec:
-    """Everything that differs between the supply list and the demand list."""
-
-    kind: Kind
-    model: type[Achievement] | type[Demand]
-    create: type[BaseModel]
-    update: type[BaseModel]
-    read: type[BaseModel]
-    labels: dict[str, str]
-    body: str  # summary | description
-    trl_column: str  # trl | min_trl
-    statuses: tuple[str, ...]
-    noun: str
-
-
-ACHIEVEMENTS = KindSpec(
-    kind="achievements",
-    model=Achievement,
-    create=AchievementCreate,
-    update=AchievementUpdate,
-    read=AchievementRead,
-    labels=ACHIEVEMENT_LABELS,
-    body="summary",
-    trl_column="trl",
-    statuses=tuple(s.value for s in AchievementStatus),
-    noun="achievement",
-)
-DEMANDS = KindSpec(
-    kind="demands",
-    model=Demand,
-    create=DemandCreate,
-    update=DemandUpdate,
-    read=DemandRead,
-    labels=DEMAND_LABELS,
-    body="description",
-    trl_column="min_trl",
-    statuses=tuple(s.value for s in DemandStatus),
-    noun="demand",
-)
-SPECS: dict[str, KindSpec] = {"achievements": ACHIEVEMENTS, "demands": DEMANDS}
+from matchmaker.services.paging import page, sort_order
 
 SORTABLE = ("id", "created_at", "updated_at", "title", "trl", "external_id", "price_wan", "budget_wan", "deadline")
 
@@ -99,6 +48,31 @@ class ListQuery:
     limit: int = 50
     offset: int = 0
     extra: dict[str, Any] = field(default_factory=dict)
+
+
+def list_query(spec: KindSpec, params: RecordFilterParams) -> ListQuery:
+    """The list query of validated query parameters; 422 for a status the list does not have or trl_min > trl_max."""
+    problems = [
+        field_error("status", f"status must be one of {', '.join(spec.statuses)} (got {value!r})")
+        for value in params.status
+        if value not in spec.statuses
+    ]
+    if params.trl_min is not None and params.trl_max is not None and params.trl_min > params.trl_max:
+        problems.append(field_error("trl_min", "trl_min is greater than trl_max"))
+    if problems:
+        raise ValidationFailed("; ".join(p["message"] for p in problems), fields=problems)
+    query = ListQuery(
+        fields=params.field,
+        regions=params.region,
+        statuses=params.status,
+        trl_min=params.trl_min,
+        trl_max=params.trl_max,
+        external_id=params.external_id,
+        q=params.q,
+    )
+    if isinstance(params, RecordListParams):
+        query.sort, query.limit, query.offset = params.sort, params.limit, params.offset
+    return query
 
 
 def content_hash(text: str) -> str:
@@ -140,12 +114,12 @@ def resolve_org(session: Session, spec: KindSpec, values: dict[str, Any], princi
     own = owner_org(principal)
     if own is not None:
         return own
-    name = values.get("owner" if spec.kind == "achievements" else "enterprise")
+    name = values.get(spec.org_column)
     if not name:
         return None
     from matchmaker.services.auth import get_or_create_org
 
-    return get_or_create_org(session, name, "institution" if spec.kind == "achievements" else "enterprise").id
+    return get_or_create_org(session, name, ORG_KIND_OF_ROLE[spec.writer]).id
 
 
 def _audit_values(values: dict[str, Any]) -> dict[str, Any]:
@@ -282,20 +256,8 @@ def list_records(
 ) -> tuple[list[Record], int]:
     """One page of the records the caller may see, and their total count."""
     stmt = scope_read(filtered_select(spec, query), spec.kind, principal)
-    total = session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0
-    descending = query.sort.startswith("-")
-    name = query.sort.lstrip("-")
-    if name not in SORTABLE or not hasattr(spec.model, name):
-        allowed = [s for s in SORTABLE if hasattr(spec.model, s)]
-        raise ValidationFailed(
-            f"cannot sort by {name!r}; use one of {', '.join(allowed)} (prefix - for descending)",
-            fields=[field_error("sort", f"unknown sort key {name!r}")],
-        )
-    column = getattr(spec.model, name)
-    order = column.desc().nulls_last() if descending else column.asc().nulls_last()
-    stmt = stmt.order_by(order, spec.model.id.desc() if descending else spec.model.id.asc())
-    items = list(session.scalars(stmt.limit(query.limit).offset(query.offset)))
-    return items, total
+    order = sort_order(spec.model, query.sort, SORTABLE)
+    return page(session, stmt, order_by=order, limit=query.limit, offset=query.offset)
 
 
 def find_by_external_ids(session: Session, spec: KindSpec, external_ids: Sequence[str]) -> dict[str, Record]:
@@ -315,15 +277,13 @@ def find_by_external_ids(session: Session, spec: KindSpec, external_ids: Sequenc
 def present(session: Session, spec: KindSpec, records: Sequence[Record], principal: Principal | None) -> list[Any]:
     """Records as the caller may see them: needs' enterprise hidden where confidential and not disclosed."""
     reads = [spec.read.model_validate(r) for r in records]
-    if spec.kind != "demands" or principal is None or principal.is_staff:
+    if spec.kind != "demands":
         return reads
-    disclosed = disclosed_demands(session, principal, [r.id for r in records])
-    out = []
-    for record, read in zip(records, reads, strict=True):
-        if hides_enterprise(principal, cast(Demand, record), disclosed):
-            read = read.model_copy(update={"enterprise": None, "enterprise_hidden": True})
-        out.append(read)
-    return out
+    masks = masking(session, principal, [r.id for r in records])
+    return [
+        read.model_copy(update=MASKED_ENTERPRISE) if masks.hides(cast(Demand, record)) else read
+        for record, read in zip(records, reads, strict=True)
+    ]
 
 
 def count_records(session: Session, spec: KindSpec) -> int:

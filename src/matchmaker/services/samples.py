@@ -7,8 +7,9 @@ from pathlib import Path
 from sqlalchemy.orm import Session
 
 from matchmaker.config import Settings, project_path
+from matchmaker.kinds import SPECS
 from matchmaker.services.readers import parse_file
-from matchmaker.services.records import SPECS, count_records
+from matchmaker.services.records import count_records
 from matchmaker.services.transfer import import_rows
 
 

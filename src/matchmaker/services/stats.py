@@ -1,30 +1,57 @@
 """Figures for managers: pairings by status, the funnel, time in each stage, chains, region flows, managers, and
-accept / reject rates by score band (how decisions feed back into the ranking)."""
+accept / reject rates by score band (how decisions feed back into the ranking).
+
+Counted in the database (``GROUP BY``), so the cost grows with the number of groups rather than of pairings; only the
+moves of pairings (their events) are read, to measure the time spent in each stage
+(benchmarks/stats.py: 100k pairings, see README).
+"""
 
 from __future__ import annotations
 
 import statistics
-from collections import Counter, defaultdict
+from collections import defaultdict
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select
+from sqlalchemy import Select, case, func, literal, select, union_all
 from sqlalchemy.orm import Session
 
+from matchmaker.domain import MATCH_STATUSES, STAGE_ORDER
 from matchmaker.models import Achievement, Demand, Match, MatchEvent, User, as_utc
 from matchmaker.services.access import Principal, require_staff
-from matchmaker.services.workflow import STAGE_ORDER, STATUSES
 
 SCORE_BANDS = (float("-inf"), 0.5, 0.7, 0.9, 1.1, float("inf"))
 
 
-def _band(score: float) -> str:
-    for low, high in zip(SCORE_BANDS, SCORE_BANDS[1:], strict=False):
-        if low <= score < high:
-            lo = "" if low == float("-inf") else f"{low:g}"
-            hi = "" if high == float("inf") else f"{high:g}"
-            return f"{lo}–{hi}" if lo and hi else (f"<{hi}" if hi else f"≥{lo}")
-    return "?"
+def _band_label(low: float, high: float) -> str:
+    lo = "" if low == float("-inf") else f"{low:g}"
+    hi = "" if high == float("inf") else f"{high:g}"
+    return f"{lo}–{hi}" if lo and hi else (f"<{hi}" if hi else f"≥{lo}")
+
+
+def _band_case() -> Any:
+    """The score band of a pairing, as a SQL expression ([low, high) intervals)."""
+    bounds = list(zip(SCORE_BANDS, SCORE_BANDS[1:], strict=False))
+    whens = [(Match.score < high, _band_label(low, high)) for low, high in bounds[:-1]]
+    return case(*whens, else_=_band_label(*bounds[-1]))
+
+
+def _stage_order(column: Any) -> Any:
+    """A status's position in the funnel (NULL for rejected)."""
+    return case(*((column == stage, order) for stage, order in STAGE_ORDER.items()), else_=None)
+
+
+def _in_period(stmt: Select[Any], since: datetime | None, until: datetime | None) -> Select[Any]:
+    if since is not None:
+        stmt = stmt.where(Match.created_at >= since)
+    if until is not None:
+        stmt = stmt.where(Match.created_at < until)
+    return stmt
+
+
+def _sorted_counts(rows: Any) -> dict[str, int]:
+    """Counts by key, largest first (ties by key)."""
+    return dict(sorted(((key, int(count)) for key, count in rows), key=lambda kv: (-kv[1], kv[0])))
 
 
 def compute(
@@ -32,44 +59,37 @@ def compute(
 ) -> dict[str, Any]:
     """All figures over the pairings created in [since, until)."""
     require_staff(principal, "see statistics")
-    stmt = (
-        select(Match, Demand, Achievement)
+    joined = (
+        select(Match.id)
         .join(Demand, Match.demand_id == Demand.id)
         .join(Achievement, Match.achievement_id == Achievement.id)
     )
-    if since is not None:
-        stmt = stmt.where(Match.created_at >= since)
-    if until is not None:
-        stmt = stmt.where(Match.created_at < until)
-    rows = session.execute(stmt).all()
-    match_ids = [m.id for m, _, _ in rows]
-    events: dict[int, list[MatchEvent]] = defaultdict(list)
-    if match_ids:
-        for start in range(0, len(match_ids), 900):
-            chunk = match_ids[start : start + 900]
-            for event in session.scalars(
-                select(MatchEvent).where(MatchEvent.match_id.in_(chunk)).order_by(MatchEvent.id)
-            ):
-                events[event.match_id].append(event)
+    scoped = _in_period(joined, since, until)
 
-    by_status = Counter(m.status for m, _, _ in rows)
+    def grouped(*columns: Any, where: Any = None) -> list[Any]:
+        stmt = scoped.with_only_columns(*columns, func.count()).group_by(*columns)
+        return list(session.execute(stmt.where(where) if where is not None else stmt).all())
+
+    by_status = {status: int(count) for status, count in grouped(Match.status)}
+    total = sum(by_status.values())
+
     # Funnel: a pairing counts for every stage it reached (its furthest stage, rejected ones by their history).
-    reached: Counter[str] = Counter()
-    for m, _, _ in rows:
-        stages = {
-            "proposed",
-            m.status,
-            *(e.to_status for e in events[m.id]),
-            *(e.from_status or "" for e in events[m.id]),
-        }
-        furthest = max((STAGE_ORDER[s] for s in stages if s in STAGE_ORDER), default=0)
-        for stage, order in STAGE_ORDER.items():
-            if order <= furthest:
-                reached[stage] += 1
+    ids = scoped.subquery()
+    reached_rows = union_all(
+        select(ids.c.id.label("match_id"), literal(0).label("stage")),
+        scoped.with_only_columns(Match.id, _stage_order(Match.status)),
+        *(
+            select(MatchEvent.match_id, _stage_order(column)).where(MatchEvent.match_id.in_(select(ids.c.id)))
+            for column in (MatchEvent.to_status, MatchEvent.from_status)
+        ),
+    ).subquery()
+    furthest = select(func.max(reached_rows.c.stage).label("furthest")).group_by(reached_rows.c.match_id).subquery()
+    furthest_counts = select(furthest.c.furthest, func.count()).group_by(furthest.c.furthest)
+    at_furthest: dict[int | None, int] = {order: int(n) for order, n in session.execute(furthest_counts)}
     funnel = []
     previous = None
-    for stage in STAGE_ORDER:
-        count = reached[stage]
+    for stage, order in STAGE_ORDER.items():
+        count = sum(n for o, n in at_furthest.items() if o is not None and o >= order)
         funnel.append(
             {
                 "stage": stage,
@@ -78,48 +98,54 @@ def compute(
             }
         )
         previous = count
+
     # Time in each stage: from entering it (creation for proposed) to leaving it, for stages that were left.
+    moves_stmt = (
+        select(MatchEvent.match_id, Match.created_at, MatchEvent.at, MatchEvent.to_status)
+        .join(Match, MatchEvent.match_id == Match.id)
+        .order_by(MatchEvent.match_id, MatchEvent.id)
+    )
+    moves = session.execute(_in_period(cast(Select[Any], moves_stmt), since, until)).all()
     durations: dict[str, list[float]] = defaultdict(list)
-    for m, _, _ in rows:
-        entered, stage = as_utc(m.created_at), "proposed"
-        for event in events[m.id]:
-            at = as_utc(event.at)
-            durations[stage].append((at - entered).total_seconds() / 3600)
-            entered, stage = at, event.to_status
+    current: int | None = None
+    entered, stage = None, "proposed"
+    for match_id, created_at, at, to_status in moves:
+        if match_id != current:
+            current, entered, stage = match_id, as_utc(created_at), "proposed"
+        moment = as_utc(at)
+        assert entered is not None
+        durations[stage].append((moment - entered).total_seconds() / 3600)
+        entered, stage = moment, to_status
     time_in_stage = {
         s: {"left": len(v), "median_hours": round(statistics.median(v), 2), "mean_hours": round(statistics.fmean(v), 2)}
         for s, v in durations.items()
         if v
     }
-    by_chain = Counter(d.field for _, d, _ in rows)
-    flows = Counter(f"{a.region}→{d.region}" for _, d, a in rows)
-    landed_flows = Counter(f"{a.region}→{d.region}" for m, d, a in rows if m.status == "landed")
-    managers: dict[int, Counter[str]] = defaultdict(Counter)
-    for m, _, _ in rows:
-        if m.assignee_id is not None:
-            managers[m.assignee_id][m.status] += 1
+
+    flows = grouped(Achievement.region, Demand.region)
+    landed = grouped(Achievement.region, Demand.region, where=Match.status == "landed")
+    managers: dict[int, dict[str, int]] = defaultdict(dict)
+    for assignee, status, count in grouped(Match.assignee_id, Match.status, where=Match.assignee_id.is_not(None)):
+        managers[assignee][status] = int(count)
     emails = (
-        {uid: email for uid, email in session.execute(select(User.id, User.email).where(User.id.in_(list(managers))))}
-        if managers
-        else {}
+        dict(session.execute(select(User.id, User.email).where(User.id.in_(list(managers)))).all()) if managers else {}
     )
-    bands: dict[str, Counter[str]] = defaultdict(Counter)
-    for m, _, _ in rows:
-        if m.status == "proposed":
-            continue
-        bands[_band(m.score)]["rejected" if m.status == "rejected" else "accepted"] += 1
+    decision = case((Match.status == "rejected", "rejected"), else_="accepted")
+    bands: dict[str, dict[str, int]] = defaultdict(lambda: {"accepted": 0, "rejected": 0})
+    for band, outcome, count in grouped(_band_case(), decision, where=Match.status != "proposed"):
+        bands[band][outcome] += int(count)
     return {
-        "period": {"since": since.isoformat() if since else None, "until": until.isoformat() if until else None},
-        "total": len(rows),
-        "by_status": {s: by_status.get(s, 0) for s in STATUSES},
+        "period": {"since": since, "until": until},
+        "total": total,
+        "by_status": {s: by_status.get(s, 0) for s in MATCH_STATUSES},
         "funnel": funnel,
         "time_in_stage": time_in_stage,
-        "by_chain": dict(by_chain.most_common()),
-        "region_flows": dict(flows.most_common()),
-        "landed_region_flows": dict(landed_flows.most_common()),
+        "by_chain": _sorted_counts(grouped(Demand.field)),
+        "region_flows": _sorted_counts((f"{a}→{d}", n) for a, d, n in flows),
+        "landed_region_flows": _sorted_counts((f"{a}→{d}", n) for a, d, n in landed),
         "per_manager": [
-            {"user_id": uid, "email": emails.get(uid), "by_status": dict(c), "total": sum(c.values())}
-            for uid, c in sorted(managers.items())
+            {"user_id": uid, "email": emails.get(uid), "by_status": counts, "total": sum(counts.values())}
+            for uid, counts in sorted(managers.items())
         ],
         "decisions_by_score_band": [
             {

@@ -2,39 +2,25 @@
 
 from __future__ import annotations
 
-import csv
 import io
 import json
 from collections.abc import Callable
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
-import openpyxl
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
 from matchmaker.errors import InvalidImport, TooLarge, ValidationFailed, field_error
+from matchmaker.kinds import KindSpec, Record
 from matchmaker.models import ImportBatch
 from matchmaker.schemas import ImportReport, RowError
-from matchmaker.services.access import (
-    Principal,
-    can_write,
-    disclosed_demands,
-    hides_enterprise,
-    require_writer,
-    scope_read,
-)
+from matchmaker.services.access import Principal, can_write, masking, require_writer, scope_read
 from matchmaker.services.audit import audit
-from matchmaker.services.readers import (
-    IGNORED_ALWAYS,
-    FileFormat,
-    ParsedFile,
-)
+from matchmaker.services.readers import IGNORED_ALWAYS, FileFormat, ParsedFile
 from matchmaker.services.records import (
-    KindSpec,
     ListQuery,
-    Record,
     _refresh_derived,
     apply_changes,
     filtered_select,
@@ -42,10 +28,9 @@ from matchmaker.services.records import (
     log_change,
     resolve_org,
 )
-from matchmaker.services.safe_cells import csv_row, sheet_row
+from matchmaker.services.tables import TableFormat, write_table
 
 EXPORT_FORMATS: tuple[str, ...] = ("csv", "xlsx", "json")
-LIST_FIELDS = {"keywords", "transfer_modes", "preferred_modes"}
 Progress = Callable[[int], None]
 
 
@@ -249,40 +234,16 @@ def export_records(
     titles = [spec.labels.get(c, "编号") if headers == "zh" else c for c in columns]
     stmt = scope_read(filtered_select(spec, query), spec.kind, principal).order_by(spec.model.id)
     records: list[Any] = list(session.scalars(stmt))
-    if spec.kind == "demands" and principal is not None and not principal.is_staff:
-        disclosed = disclosed_demands(session, principal, [r.id for r in records])
-        records = [_Redacted(r) if hides_enterprise(principal, r, disclosed) else r for r in records]
+    masks = masking(session, principal, [r.id for r in records]) if spec.kind == "demands" else None
+    rows = []
+    for record in records:
+        values = {c: getattr(record, c) for c in columns}
+        rows.append(masks.apply(record, values) if masks is not None else values)
     if fmt == "json":
-        items = [
-            {t: _cell(getattr(r, c), for_sheet=False) for c, t in zip(columns, titles, strict=True)} for r in records
-        ]
+        items = [{t: _cell(row[c], for_sheet=False) for c, t in zip(columns, titles, strict=True)} for row in rows]
         return json.dumps(items, ensure_ascii=False, indent=1).encode("utf-8")
-    if fmt == "csv":
-        buffer = io.StringIO(newline="")
-        writer = csv.writer(buffer)
-        writer.writerow(titles)
-        for r in records:
-            writer.writerow(csv_row(_cell(getattr(r, c), for_sheet=True) for c in columns))
-        # A BOM makes Excel open the UTF-8 file correctly; the importer accepts it.
-        return b"\xef\xbb\xbf" + buffer.getvalue().encode("utf-8")
-    workbook = openpyxl.Workbook(write_only=True)
-    sheet = workbook.create_sheet(spec.labels["title"].removesuffix("名称") + "清单")
-    sheet.append(titles)
-    for r in records:
-        sheet.append(sheet_row(sheet, (_cell(getattr(r, c), for_sheet=True) for c in columns)))
-    out = io.BytesIO()
-    workbook.save(out)
-    return out.getvalue()
-
-
-class _Redacted:
-    """A need seen through the eyes of someone who may not know the enterprise."""
-
-    def __init__(self, record: Any) -> None:
-        self._record = record
-
-    def __getattr__(self, name: str) -> Any:
-        return None if name == "enterprise" else getattr(self._record, name)
+    cells = ([_cell(row[c], for_sheet=True) for c in columns] for row in rows)
+    return write_table(cast(TableFormat, fmt), titles, cells, sheet=spec.sheet_name)
 
 
 MEDIA_TYPES = {

@@ -1,43 +1,22 @@
 """The managers' review workflow: moves of a pairing through its life cycle, assignment, notes, disclosure, history.
 
-proposed (推荐) → shortlisted (初筛) → contacted (对接) → meeting (洽谈) → signed (签约) → landed (落地); any open
-stage may be rejected with a reason. landed and rejected are final; rejected pairings are never proposed again.
+The life cycle itself (statuses, allowed moves, reject reasons, labels) is the domain's: :mod:`matchmaker.domain`.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any, cast
 
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
+from matchmaker.domain import MATCH_STATUSES, REJECT_REASONS, allowed_moves
 from matchmaker.errors import Conflict, NotFound, ValidationFailed, field_error
 from matchmaker.models import Achievement, Demand, Match, MatchEvent, User, utcnow
-from matchmaker.services.access import (
-    Principal,
-    disclosed_demands,
-    hides_enterprise,
-    present_demand,
-    require_staff,
-    scope_read,
-)
+from matchmaker.services.access import Masking, Principal, masking, require_staff, scope_read
 from matchmaker.services.audit import audit
 from matchmaker.services.matching import achievement_brief, demand_brief
-
-STATUSES = ("proposed", "shortlisted", "contacted", "meeting", "signed", "landed", "rejected")
-MOVES: dict[str, tuple[str, ...]] = {
-    "proposed": ("shortlisted", "rejected"),
-    "shortlisted": ("contacted", "rejected"),
-    "contacted": ("meeting", "rejected"),
-    "meeting": ("signed", "rejected"),
-    "signed": ("landed", "rejected"),
-    "landed": (),
-    "rejected": (),
-}
-REJECT_REASONS = ("not_relevant", "immature", "too_expensive", "mode_mismatch", "already_solved", "other")
-STAGE_ORDER = {s: i for i, s in enumerate(STATUSES[:-1])}
 
 
 @dataclass
@@ -80,9 +59,9 @@ def _base() -> Select[Any]:
 def list_matches(session: Session, query: MatchQuery, principal: Principal | None) -> tuple[list[dict[str, Any]], int]:
     """One page of pairings (best first within each need) and the total."""
     for status in query.statuses:
-        if status not in STATUSES:
+        if status not in MATCH_STATUSES:
             raise ValidationFailed(
-                f"status must be one of {', '.join(STATUSES)}",
+                f"status must be one of {', '.join(MATCH_STATUSES)}",
                 fields=[field_error("status", f"unknown status {status!r}")],
             )
     stmt = _visible(_base(), principal)
@@ -104,13 +83,11 @@ def list_matches(session: Session, query: MatchQuery, principal: Principal | Non
     rows = session.execute(
         stmt.order_by(Match.demand_id, Match.rank, Match.id).limit(query.limit).offset(query.offset)
     ).all()
-    disclosed = disclosed_demands(session, principal, [d.id for _, d, _ in rows])
-    return [present(m, d, a, principal, disclosed) for m, d, a in rows], total
+    masks = masking(session, principal, [d.id for _, d, _ in rows])
+    return [present(m, d, a, masks) for m, d, a in rows], total
 
 
-def present(
-    match: Match, demand: Demand, achievement: Achievement, principal: Principal | None, disclosed: set[int]
-) -> dict[str, Any]:
+def present(match: Match, demand: Demand, achievement: Achievement, masks: Masking) -> dict[str, Any]:
     """A pairing as the caller may see it."""
     return {
         "id": match.id,
@@ -123,12 +100,12 @@ def present(
         "disclosed": match.disclosed,
         "notes": match.notes,
         "explanation": match.explanation,
-        "demand": present_demand(demand_brief(demand), hides_enterprise(principal, demand, disclosed)),
+        "demand": masks.apply(demand, demand_brief(demand)),
         "achievement": achievement_brief(achievement),
-        "allowed_moves": list(MOVES[match.status]),
-        "created_at": match.created_at.isoformat() if match.created_at else None,
-        "updated_at": match.updated_at.isoformat() if match.updated_at else None,
-        "status_changed_at": match.status_changed_at.isoformat() if match.status_changed_at else None,
+        "allowed_moves": list(allowed_moves(match.status)),
+        "created_at": match.created_at,
+        "updated_at": match.updated_at,
+        "status_changed_at": match.status_changed_at,
     }
 
 
@@ -138,7 +115,7 @@ def get_match(session: Session, match_id: int, principal: Principal | None) -> d
     if row is None:
         raise NotFound(f"match {match_id} not found")
     match, demand, achievement = row
-    return present(match, demand, achievement, principal, disclosed_demands(session, principal, [demand.id]))
+    return present(match, demand, achievement, masking(session, principal, [demand.id]))
 
 
 def update_match(session: Session, match_id: int, changes: dict[str, Any], principal: Principal | None) -> None:
@@ -151,7 +128,7 @@ def update_match(session: Session, match_id: int, changes: dict[str, Any], princ
     now = utcnow()
     status = changes.get("status")
     if status is not None and status != match.status:
-        allowed = MOVES.get(match.status, ())
+        allowed = allowed_moves(match.status)
         if status not in allowed:
             moves = ", ".join(allowed) or "none (final)"
             raise Conflict(
@@ -221,7 +198,7 @@ def history(session: Session, match_id: int, principal: Principal | None) -> lis
             "reason": e.reason,
             "note": e.note,
             "actor_id": e.actor_id,
-            "at": e.at.isoformat() if isinstance(e.at, datetime) else e.at,
+            "at": e.at,
         }
         for e in events
     ]

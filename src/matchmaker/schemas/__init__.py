@@ -1,24 +1,42 @@
-"""API schemas (pydantic v2): input validation and normalisation shared by the API and the importers."""
+"""API schemas (pydantic v2): the records' input validation and normalisation shared by the API and the importers,
+their read models, pages and import reports.
+
+The other resources' request and response models live in submodules: :mod:`matchmaker.schemas.common` (the one
+date-time format, pagination), :mod:`~matchmaker.schemas.matching` (match filters, ranked pairings, searches, runs),
+:mod:`~matchmaker.schemas.review` (pairings under review, history, statistics), :mod:`~matchmaker.schemas.accounts`
+(login, tokens, users) and :mod:`~matchmaker.schemas.queries` (query-parameter models of the lists).
+"""
 
 from __future__ import annotations
 
 import re
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Annotated, Any, Generic, TypeVar
+from typing import Annotated, Any
 
-from annotated_types import Interval
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer
 
 from matchmaker.domain import AchievementStatus, DemandStatus, normalise_chain, normalise_mode, normalise_region
+from matchmaker.schemas.common import MAX_DB_INT, ErrorBody, FieldProblem, Id, Offset, Page, UtcDateTime
 from matchmaker.search.text import normalize_text, normalize_width
 
-MAX_DB_INT = 2**63 - 1
-"""The largest integer a database column holds (SQLite and PostgreSQL bigint): a larger id or offset answers 422."""
-Id = Annotated[int, Interval(ge=1, le=MAX_DB_INT)]
-"""A record, pairing, run, user or token id in a path, a query or a body."""
-Offset = Annotated[int, Interval(ge=0, le=MAX_DB_INT)]
-"""How many items a page skips."""
+__all__ = [
+    "MAX_DB_INT",
+    "ERROR_RESPONSES",
+    "AchievementCreate",
+    "AchievementRead",
+    "AchievementUpdate",
+    "DemandCreate",
+    "DemandRead",
+    "DemandUpdate",
+    "ErrorBody",
+    "FieldProblem",
+    "Id",
+    "Offset",
+    "ImportReport",
+    "Page",
+    "RowError",
+]
 
 LIST_SEPARATORS = re.compile(r"[、,，;；\n]")
 _TRUE = {"true", "1", "yes", "y", "是", "保密", "t"}
@@ -246,8 +264,8 @@ class _Read(BaseModel):
     language: str
     content_hash: str
     source: str
-    created_at: datetime
-    updated_at: datetime
+    created_at: UtcDateTime
+    updated_at: UtcDateTime
 
 
 class AchievementRead(_Read):
@@ -275,18 +293,6 @@ class DemandRead(_Read):
     enterprise_hidden: bool = False
 
 
-T = TypeVar("T")
-
-
-class Page(BaseModel, Generic[T]):
-    """One page of a list, with the total number of matching records."""
-
-    items: list[T]
-    total: int
-    limit: int
-    offset: int
-
-
 class RowError(BaseModel):
     """Why one row of an import failed."""
 
@@ -309,29 +315,6 @@ class ImportReport(BaseModel):
     failed: int
     errors: list[RowError]
     warnings: list[str] = Field(default_factory=list, description="e.g. the unknown columns that were ignored")
-
-
-class FieldProblem(BaseModel):
-    """What is wrong with one field (imports add the row; a conflict may add the existing record's id)."""
-
-    model_config = ConfigDict(extra="allow")
-
-    field: str
-    message: str
-
-
-class ErrorBody(BaseModel):
-    """Every error answer: a stable code, a sentence for people, and the fields at fault (some errors add details,
-    e.g. ``allowed`` moves on a 409, ``report`` on a failed atomic import, ``retry_after`` on a 429)."""
-
-    model_config = ConfigDict(
-        extra="allow",
-        json_schema_extra={"examples": [{"error": "not_found", "detail": "demand 7 not found", "fields": []}]},
-    )
-
-    error: str = Field(description="stable code, e.g. not_found, validation_error, conflict, too_large")
-    detail: str
-    fields: list[FieldProblem]
 
 
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
