@@ -26,6 +26,7 @@ from matchmaker.middleware import BoundedBody, SecurityHeaders
 from matchmaker.schemas import ERROR_RESPONSES
 from matchmaker.services.indexing import SearchService, build_search_service
 from matchmaker.services.throttle import LoginThrottle
+from matchmaker.web import install as install_web
 
 log = logging.getLogger("matchmaker")
 
@@ -224,6 +225,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version="0.1.0",
         description=API_DESCRIPTION,
         lifespan=lifespan,
+        docs_url=None,  # /docs and /redoc come from the web package, with the vendored assets
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.metrics = Metrics()
@@ -248,6 +251,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(matching.router, prefix="/api/v1", responses=ERROR_RESPONSES)
     app.include_router(matches.router, prefix="/api/v1", responses=ERROR_RESPONSES)
     app.include_router(auth.router, prefix="/api/v1", responses=ERROR_RESPONSES)
+    install_web(app)
     return app
 
 

@@ -107,12 +107,10 @@ CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
     "object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
 )
-# FastAPI's /docs and /redoc pages start with an inline script and load their code from the jsDelivr CDN; they get
-# their own policy, which allows exactly that (and can be switched off with MATCHMAKER_API_DOCS=false).
+# The /docs and /redoc pages (served from the vendored assets) start with an inline script that boots them.
 DOCS_CSP = (
-    "default-src 'self'; script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; "
-    "style-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; img-src 'self' data: https://fastapi.tiangolo.com; "
-    "worker-src blob:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
+    "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+    "worker-src 'self' blob:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
 )
 _DOC_PAGES = ("/docs", "/redoc")
 _SECURITY_HEADERS: list[tuple[bytes, bytes]] = [
@@ -136,14 +134,15 @@ class SecurityHeaders:
             return
         doc_page = scope["path"].startswith(_DOC_PAGES)
         csp = (DOCS_CSP if doc_page else CSP).encode()
-        no_store = not doc_page and scope["path"] != "/openapi.json"
+        no_store = not doc_page and not scope["path"].startswith(("/static/", "/openapi.json"))
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers: list[Any] = list(message.get("headers", []))
                 present = {name.lower() for name, _ in headers}
                 headers += [(n, v) for n, v in _SECURITY_HEADERS if n not in present]
-                headers.append((b"content-security-policy", csp))
+                if b"content-security-policy" not in present:  # a page that sets its own policy keeps it
+                    headers.append((b"content-security-policy", csp))
                 if no_store and b"cache-control" not in present:
                     headers.append((b"cache-control", b"no-store"))
                 message = {**message, "headers": headers}

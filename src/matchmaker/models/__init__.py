@@ -253,3 +253,6 @@ class AuditEntry(Base):
     action: Mapped[str] = mapped_column(String(20))
     changes: Mapped[dict[str, Any]] = mapped_column(JSONList, default=dict)
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, server_default=func.now())
+
+
+from matchmaker.models.web import MatchInterest, SavedView  # noqa: E402, F401 - the web workspace

@@ -6,6 +6,7 @@ The life cycle itself (statuses, allowed moves, reject reasons, labels) is the d
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, cast
 
 from sqlalchemy import Select, func, select
@@ -32,6 +33,23 @@ class MatchQuery:
     achievement_id: int | None = None
     limit: int = 50
     offset: int = 0
+    achievement_regions: tuple[str, ...] = ()  # with ``regions``: a region flow (北京 → 天津)
+    score_min: float | None = None
+    score_max: float | None = None  # exclusive
+    created_since: datetime | None = None
+    sort: str | None = None  # one of SORTS, "-" first for descending; None: by need then rank
+
+
+SORTS: dict[str, Any] = {
+    "score": Match.score,
+    "rank": Match.rank,
+    "created": Match.created_at,
+    "updated": Match.updated_at,
+    "status_changed": Match.status_changed_at,
+    "need": Match.demand_id,
+    "achievement": Match.achievement_id,
+}
+OPEN_STATUSES = ("proposed", "shortlisted", "contacted", "meeting", "signed")
 
 
 def _visible(stmt: Select[Any], principal: Principal | None) -> Select[Any]:
@@ -79,12 +97,30 @@ def list_matches(session: Session, query: MatchQuery, principal: Principal | Non
         stmt = stmt.where(Match.demand_id == query.demand_id)
     if query.achievement_id is not None:
         stmt = stmt.where(Match.achievement_id == query.achievement_id)
+    if query.achievement_regions:
+        stmt = stmt.where(Achievement.region.in_(query.achievement_regions))
+    if query.score_min is not None:
+        stmt = stmt.where(Match.score >= query.score_min)
+    if query.score_max is not None:
+        stmt = stmt.where(Match.score < query.score_max)
+    if query.created_since is not None:
+        stmt = stmt.where(Match.created_at >= query.created_since)
     total = session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0
-    rows = session.execute(
-        stmt.order_by(Match.demand_id, Match.rank, Match.id).limit(query.limit).offset(query.offset)
-    ).all()
+    rows = session.execute(_ordered(stmt, query.sort).limit(query.limit).offset(query.offset)).all()
     masks = masking(session, principal, [d.id for _, d, _ in rows])
     return [present(m, d, a, masks) for m, d, a in rows], total
+
+
+def _ordered(stmt: Select[Any], sort: str | None) -> Select[Any]:
+    if not sort:
+        return stmt.order_by(Match.demand_id, Match.rank, Match.id)
+    column = SORTS.get(sort.removeprefix("-"))
+    if column is None:
+        raise ValidationFailed(
+            f"sort must be one of {', '.join(SORTS)} (with - for descending)",
+            fields=[field_error("sort", f"unknown sort {sort!r}")],
+        )
+    return stmt.order_by(column.desc() if sort.startswith("-") else column.asc(), Match.id)
 
 
 def present(match: Match, demand: Demand, achievement: Achievement, masks: Masking) -> dict[str, Any]:
