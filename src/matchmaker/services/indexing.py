@@ -171,6 +171,9 @@ class EmbeddingCache:
             },
         )
         session.execute(stmt)
+        # Committed batch by batch: the model call for the next batch must not run while this transaction holds the
+        # database's write lock (on SQLite that lock is the whole file, and requests waiting on it answered 500).
+        session.commit()
 
 
 class SearchService:
