@@ -38,8 +38,11 @@ from matchmaker.api import (
 )
 from matchmaker.config import Settings
 from matchmaker.errors import MatchmakerError
+from matchmaker.middleware import BoundedBody, SecurityHeaders
+from matchmaker.schemas import ERROR_RESPONSES
 from matchmaker.services.indexing import SearchService, build_search_service
 from matchmaker.services.staleness import StaleJob, StalePolicy
+from matchmaker.services.throttle import LoginThrottle
 from matchmaker.web import install as install_web
 
 log = logging.getLogger("matchmaker")
@@ -71,6 +74,7 @@ class Metrics:
             buckets=(0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
         )
         self.records = Gauge("matchmaker_records", "Records in each list", ["kind"], registry=self.registry)
+        self.counted_at = float("-inf")  # when /metrics last counted the lists (time.monotonic)
 
 
 class LimitConcurrency:
@@ -150,7 +154,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(MatchmakerError)
     async def matchmaker_error(_request: Request, exc: MatchmakerError) -> JSONResponse:
-        return JSONResponse(exc.to_dict(), status_code=exc.status_code)
+        return JSONResponse(exc.to_dict(), status_code=exc.status_code, headers=exc.headers)
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(_request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -262,26 +266,36 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.metrics = Metrics()
+    app.state.login_throttle = LoginThrottle(settings.login_limit_per_account, settings.login_limit_per_address)
     install_error_handlers(app)
 
     app.add_middleware(LimitConcurrency, limit=settings.request_concurrency)
+    # Outside the concurrency limit: a slow or huge body never holds a slot (or a database connection).
+    app.add_middleware(
+        BoundedBody,
+        max_json_bytes=settings.max_body_kb * 1024,
+        max_upload_bytes=settings.max_upload_bytes,
+        timeout_s=settings.body_timeout_s,
+        upload_prefix="/api/v1/imports/",
+    )
+    app.add_middleware(SecurityHeaders)
     app.add_middleware(ObserveRequests, metrics=app.state.metrics)  # outermost: waiting time counts as latency
     app.include_router(health.router)
-    app.include_router(records.achievements_router, prefix="/api/v1")
-    app.include_router(records.demands_router, prefix="/api/v1")
-    app.include_router(imports.router, prefix="/api/v1")
-    app.include_router(matching.router, prefix="/api/v1")
-    app.include_router(matches.router, prefix="/api/v1")
-    app.include_router(auth.router, prefix="/api/v1")
-    app.include_router(challenges.router, prefix="/api/v1")
-    app.include_router(events.router, prefix="/api/v1")
-    app.include_router(event_schedule.router, prefix="/api/v1")
-    app.include_router(concepts.router, prefix="/api/v1")
-    app.include_router(contracts.router, prefix="/api/v1")
-    app.include_router(resources.router, prefix="/api/v1")
-    app.include_router(targets.router, prefix="/api/v1")
-    app.include_router(duplicates.router, prefix="/api/v1")
-    app.include_router(stale.router, prefix="/api/v1")
+    app.include_router(records.achievements_router, prefix="/api/v1", responses=ERROR_RESPONSES)
+    app.include_router(records.demands_router, prefix="/api/v1", responses=ERROR_RESPONSES)
+    app.include_router(imports.router, prefix="/api/v1", responses=ERROR_RESPONSES)
+    app.include_router(matching.router, prefix="/api/v1", responses=ERROR_RESPONSES)
+    app.include_router(matches.router, prefix="/api/v1", responses=ERROR_RESPONSES)
+    app.include_router(auth.router, prefix="/api/v1", responses=ERROR_RESPONSES)
+    app.include_router(challenges.router, prefix="/api/v1", responses=ERROR_RESPONSES)
+    app.include_router(events.router, prefix="/api/v1", responses=ERROR_RESPONSES)
+    app.include_router(event_schedule.router, prefix="/api/v1", responses=ERROR_RESPONSES)
+    app.include_router(concepts.router, prefix="/api/v1", responses=ERROR_RESPONSES)
+    app.include_router(contracts.router, prefix="/api/v1", responses=ERROR_RESPONSES)
+    app.include_router(resources.router, prefix="/api/v1", responses=ERROR_RESPONSES)
+    app.include_router(targets.router, prefix="/api/v1", responses=ERROR_RESPONSES)
+    app.include_router(duplicates.router, prefix="/api/v1", responses=ERROR_RESPONSES)
+    app.include_router(stale.router, prefix="/api/v1", responses=ERROR_RESPONSES)
     install_web(app)
     return app
 

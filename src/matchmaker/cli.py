@@ -113,7 +113,8 @@ def import_file(
 ) -> None:
     """Upsert records by external_id from a file, with a progress bar."""
     from matchmaker.kinds import SPECS
-    from matchmaker.services.transfer import detect_format, import_rows, parse_file
+    from matchmaker.services.readers import detect_format, parse_file
+    from matchmaker.services.transfer import import_rows
 
     settings = Settings()
     spec = SPECS[kind.value]

@@ -29,6 +29,12 @@ class Settings(BaseSettings):
         default=10.0, gt=0, description="Largest accepted contract file (PDF, PNG, JPEG, DOCX), in MiB."
     )
     max_import_rows: int = Field(default=50_000, gt=0, description="Most rows accepted in one import file.")
+    max_body_kb: int = Field(
+        default=1024, ge=1, description="Largest accepted request body other than an import upload, in KiB."
+    )
+    body_timeout_s: float = Field(
+        default=30.0, gt=0, description="A request body not received in full within this many seconds answers 408."
+    )
     db_pool_size: int = Field(default=5, ge=1, description="Connection pool size (PostgreSQL).")
     log_level: str = Field(default="info", description="Log level of the service.")
     embedder: str = Field(
@@ -67,6 +73,18 @@ class Settings(BaseSettings):
     admin_email: str = Field(default="admin@localhost", description="Email of the admin created on first start.")
     admin_password: str | None = Field(
         default=None, description="Password of that admin; unset: a random one is generated and printed once."
+    )
+    login_limit_per_account: str = Field(
+        default="10 per 15 minutes", description="Failed logins one account may have (then 429 until the window frees)."
+    )
+    login_limit_per_address: str = Field(
+        default="30 per 15 minutes", description="Failed logins one client address may have, over all accounts."
+    )
+    metrics_token: str | None = Field(
+        default=None, description="When set, /metrics answers only requests with 'Authorization: Bearer <this>'."
+    )
+    metrics_counts_interval_s: float = Field(
+        default=60.0, ge=0, description="/metrics recounts the records at most this often (0: never counts)."
     )
     search_enabled: bool = Field(default=True, description="Build the matcher on start (off: lists only).")
     thesaurus: bool = Field(default=True, description="Rank with the managers' concept thesaurus (off: words only).")

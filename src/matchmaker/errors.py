@@ -11,10 +11,18 @@ class MatchmakerError(Exception):
     status_code: int = 400
     code: str = "bad_request"
 
-    def __init__(self, detail: str, *, fields: list[dict[str, Any]] | None = None, **extra: Any) -> None:
+    def __init__(
+        self,
+        detail: str,
+        *,
+        fields: list[dict[str, Any]] | None = None,
+        headers: dict[str, str] | None = None,
+        **extra: Any,
+    ) -> None:
         super().__init__(detail)
         self.detail = detail
         self.fields = fields or []
+        self.headers = headers
         self.extra = extra
 
     def to_dict(self) -> dict[str, Any]:
@@ -65,3 +73,8 @@ class Forbidden(MatchmakerError):
 class UnsupportedType(MatchmakerError):
     status_code = 415
     code = "unsupported_type"
+
+
+class TooManyRequests(MatchmakerError):
+    status_code = 429
+    code = "too_many_requests"

@@ -105,6 +105,7 @@ def world(client: TestClient, make_user: Callable[..., str], session: Session) -
         f"/api/v1/events/{event['id']}/requests",
         {"first_participant_id": ids["part_ent_b"], "second_participant_id": ids["part_uni_a"]},
     )
+    ids["user_manager"] = client.get("/api/v1/auth/me", headers=_auth(tokens["manager"])).json()["id"]
     ids.update(_landed_pairing(client, session, ids))
     return World(tokens=tokens, ids=ids)
 
@@ -189,7 +190,9 @@ MATRIX: list[tuple[str, str, dict[str, Any] | None, tuple[int, ...]]] = [
     ("GET", "/api/v1/users", None, (200, 403, 403, 403, 403, 403)),
     ("POST", "/api/v1/users", "new_user", (201, 403, 403, 403, 403, 403)),
     ("GET", "/api/v1/auth/me", None, (200, 200, 200, 200, 200, 200)),
+    ("PATCH", "/api/v1/users/{user_manager}", {"active": True}, (200, 403, 403, 403, 403, 403)),
     ("GET", "/api/v1/tokens", None, (200, 200, 200, 200, 200, 200)),
+    ("POST", "/api/v1/auth/logout", None, (None, 204, 204, 204, 204, 204)),  # not the admin: the suite's token
     ("POST", "/api/v1/tokens", {"name": "script"}, (201, 201, 201, 201, 201, 201)),
     ("GET", "/api/v1/achievements/export?format=json", None, (200, 200, 200, 200, 200, 200)),
     ("GET", "/api/v1/demands/export?format=csv", None, (200, 200, 200, 200, 200, 200)),

@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator, Callable
 from typing import Annotated, TypeVar
 
@@ -17,6 +18,8 @@ from matchmaker.config import Settings
 from matchmaker.db import unit_of_work
 from matchmaker.services.access import Principal, require_admin, require_staff
 from matchmaker.services.auth import authenticate
+
+log = logging.getLogger("matchmaker")
 
 
 async def get_settings(request: Request) -> Settings:
@@ -34,7 +37,10 @@ def _index_catch_up(request: Request) -> Callable[[Session], None] | None:
 
     def catch_up(session: Session) -> None:
         if session.info.get("records_changed"):
-            search.sync()
+            try:
+                search.sync()
+            except Exception:  # committed is committed: the follower thread applies the change on its next pass
+                log.exception("index catch-up after a commit failed; the follower will retry")
 
     return catch_up
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import secrets
+import time
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
@@ -10,6 +12,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 
 from matchmaker.db import migration_state
+from matchmaker.errors import Unauthorized
 from matchmaker.kinds import SPECS
 from matchmaker.services.records import count_records
 
@@ -41,9 +44,19 @@ def readyz(request: Request) -> Any:
 
 @router.get("/metrics", include_in_schema=False)
 def metrics(request: Request) -> Response:
-    """Prometheus metrics of this process."""
+    """Prometheus metrics of this process (behind MATCHMAKER_METRICS_TOKEN when it is set)."""
+    settings = request.app.state.settings
+    if settings.metrics_token is not None:
+        scheme, _, given = request.headers.get("authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not secrets.compare_digest(given.encode(), settings.metrics_token.encode()):
+            raise Unauthorized("/metrics needs 'Authorization: Bearer <MATCHMAKER_METRICS_TOKEN>'")
     metrics = request.app.state.metrics
-    with request.app.state.session_factory() as session:
-        for kind, spec in SPECS.items():
-            metrics.records.labels(kind).set(count_records(session, spec))
+    # Counting the lists is the only database work of a scrape: done at most once per interval, so that polling
+    # /metrics (by anyone who can reach it) costs no database time.
+    interval = settings.metrics_counts_interval_s
+    if interval > 0 and time.monotonic() - metrics.counted_at >= interval:
+        metrics.counted_at = time.monotonic()
+        with request.app.state.session_factory() as session:
+            for kind, spec in SPECS.items():
+                metrics.records.labels(kind).set(count_records(session, spec))
     return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)

@@ -3,6 +3,7 @@ for each list (the URLs /imports/achievements and /imports/demands)."""
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Annotated
 
 from fastapi import APIRouter, File, Query, UploadFile
@@ -12,7 +13,8 @@ from matchmaker.api.deps import PrincipalDep, SessionDep, SettingsDep
 from matchmaker.kinds import SPECS, KindSpec
 from matchmaker.schemas import ImportReport
 from matchmaker.services.access import require_writer
-from matchmaker.services.transfer import detect_format, import_rows, parse_file, read_upload
+from matchmaker.services.readers import detect_format, parse_file
+from matchmaker.services.transfer import import_rows, read_upload
 
 router = APIRouter(prefix="/imports", tags=["imports"])
 
@@ -38,7 +40,8 @@ def _import_route(spec: KindSpec) -> None:
         require_writer(principal, spec.kind)  # before reading the upload
         fmt = detect_format(file.filename, format)
         content = await run_in_threadpool(read_upload, file.file, settings.max_upload_bytes)
-        parsed = await run_in_threadpool(parse_file, spec, content, fmt, max_rows=settings.max_import_rows)
+        limits = partial(parse_file, max_rows=settings.max_import_rows, max_upload_bytes=settings.max_upload_bytes)
+        parsed = await run_in_threadpool(limits, spec, content, fmt)
         return await run_in_threadpool(
             import_rows,
             session,

@@ -6,7 +6,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 
 from matchmaker.api.deps import PrincipalDep, SessionDep, StaffDep
-from matchmaker.schemas.common import Items, Page
+from matchmaker.schemas.common import Id, Items, Page
 from matchmaker.schemas.queries import PairingListParams
 from matchmaker.schemas.review import HistoryEvent, MatchChange, Pairing, Stats
 from matchmaker.services import stats as stats_svc
@@ -37,20 +37,20 @@ def list_matches(
 
 
 @router.get("/matches/{match_id}", response_model=Pairing, summary="Get a pairing")
-def get_match(match_id: int, session: SessionDep, principal: PrincipalDep) -> dict[str, Any]:
+def get_match(match_id: Id, session: SessionDep, principal: PrincipalDep) -> dict[str, Any]:
     """One pairing with its explanation and the moves allowed from its status."""
     return svc.get_match(session, match_id, principal)
 
 
 @router.patch("/matches/{match_id}", response_model=Pairing, summary="Move, assign or annotate a pairing")
-def update_match(match_id: int, body: MatchChange, session: SessionDep, principal: StaffDep) -> dict[str, Any]:
+def update_match(match_id: Id, body: MatchChange, session: SessionDep, principal: StaffDep) -> dict[str, Any]:
     """Managers move a pairing (illegal moves answer 409 with the allowed ones), assign it, add notes, disclose."""
     svc.update_match(session, match_id, body.model_dump(mode="json", exclude_unset=True), principal)
     return svc.get_match(session, match_id, principal)
 
 
 @router.get("/matches/{match_id}/history", response_model=Items[HistoryEvent], summary="History of a pairing")
-def match_history(match_id: int, session: SessionDep, principal: PrincipalDep) -> dict[str, Any]:
+def match_history(match_id: Id, session: SessionDep, principal: PrincipalDep) -> dict[str, Any]:
     """Every move of the pairing: from, to, reason, note, who and when."""
     return {"items": svc.history(session, match_id, principal)}
 

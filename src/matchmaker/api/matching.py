@@ -7,6 +7,7 @@ from sqlalchemy.orm import Session
 
 from matchmaker.api.deps import CredentialsDep, PrincipalDep, SessionDep, StaffDep, in_unit_of_work
 from matchmaker.kinds import Kind
+from matchmaker.schemas.common import Id
 from matchmaker.schemas.matching import (
     AchievementMatches,
     DemandMatches,
@@ -34,7 +35,7 @@ def _search(request: Request) -> SearchService:
 
 
 async def _matches(
-    request: Request, credentials: CredentialsDep, source: Kind, record_id: int, params: MatchParams
+    request: Request, credentials: CredentialsDep, source: Kind, record_id: Id, params: MatchParams
 ) -> dict[str, Any]:
     def work(session: Session, principal: Principal) -> dict[str, Any]:
         items = svc.match_record(
@@ -66,7 +67,7 @@ async def _matches(
 
 @router.get("/demands/{record_id}/matches", response_model=AchievementMatches, summary="Achievements that solve a need")
 async def demand_matches(
-    record_id: int, request: Request, credentials: CredentialsDep, params: MatchParamsQ
+    record_id: Id, request: Request, credentials: CredentialsDep, params: MatchParamsQ
 ) -> dict[str, Any]:
     """Achievements ranked for one need, each with its explanation; filters apply to the achievements."""
     return await _matches(request, credentials, "demands", record_id, params)
@@ -74,7 +75,7 @@ async def demand_matches(
 
 @router.get("/achievements/{record_id}/matches", response_model=DemandMatches, summary="Needs an achievement fits")
 async def achievement_matches(
-    record_id: int, request: Request, credentials: CredentialsDep, params: MatchParamsQ
+    record_id: Id, request: Request, credentials: CredentialsDep, params: MatchParamsQ
 ) -> dict[str, Any]:
     """Open needs ranked for one achievement, each with its explanation; filters apply to the needs."""
     return await _matches(request, credentials, "achievements", record_id, params)
@@ -123,7 +124,7 @@ def start_run(
 
 
 @router.get("/matching-runs/{run_id}", response_model=RunRead, summary="Progress of a matching run")
-def get_run(run_id: int, session: SessionDep, principal: StaffDep) -> dict[str, Any]:
+def get_run(run_id: Id, session: SessionDep, principal: StaffDep) -> dict[str, Any]:
     """Status and progress of a run."""
     return runs.run_summary(runs.get_run(session, run_id))
 
@@ -142,7 +143,7 @@ def run_unmatched(run_id: int, session: SessionDep, principal: StaffDep) -> dict
     responses={200: {"content": {MEDIA_TYPES["xlsx"]: {}, MEDIA_TYPES["csv"]: {}}}},
 )
 def export_run(
-    run_id: int, params: Annotated[TableExportParams, Query()], session: SessionDep, principal: StaffDep
+    run_id: Id, params: Annotated[TableExportParams, Query()], session: SessionDep, principal: StaffDep
 ) -> Response:
     """One row per pairing with Chinese headers, sorted by need then rank."""
     content = runs.export_run(session, run_id, params.format, principal)

@@ -8,6 +8,7 @@ from matchmaker.api.deps import PrincipalDep, SessionDep
 from matchmaker.domain import with_article
 from matchmaker.kinds import ACHIEVEMENTS, DEMANDS, KindSpec
 from matchmaker.schemas import Page
+from matchmaker.schemas.common import Id
 from matchmaker.schemas.queries import RecordExportParams, RecordListParams
 from matchmaker.services import records as svc
 from matchmaker.services.transfer import MEDIA_TYPES, export_records
@@ -50,18 +51,18 @@ def make_router(spec: KindSpec) -> APIRouter:
         )
 
     @router.get("/{record_id}", response_model=read, summary=f"Get {with_article(noun)}")
-    def get_route(record_id: int, session: SessionDep, principal: PrincipalDep) -> Any:
+    def get_route(record_id: Id, session: SessionDep, principal: PrincipalDep) -> Any:
         """One record by id (404 when the caller may not see it)."""
         return svc.present(session, spec, [svc.get_record(session, spec, record_id, principal)], principal)[0]
 
     @router.patch("/{record_id}", response_model=read, summary=f"Change {with_article(noun)}")
-    def patch_route(record_id: int, body: update, session: SessionDep, principal: PrincipalDep) -> Any:  # type: ignore[valid-type]
+    def patch_route(record_id: Id, body: update, session: SessionDep, principal: PrincipalDep) -> Any:  # type: ignore[valid-type]
         """Change the given fields (404 when the caller may not change the record)."""
         record = svc.update_record(session, spec, record_id, body, principal)
         return svc.present(session, spec, [record], principal)[0]
 
     @router.delete("/{record_id}", status_code=status.HTTP_204_NO_CONTENT, summary=f"Delete {with_article(noun)}")
-    def delete_route(record_id: int, session: SessionDep, principal: PrincipalDep) -> Response:
+    def delete_route(record_id: Id, session: SessionDep, principal: PrincipalDep) -> Response:
         """Delete a record (404 when the caller may not change it)."""
         svc.delete_record(session, spec, record_id, principal)
         return Response(status_code=status.HTTP_204_NO_CONTENT)

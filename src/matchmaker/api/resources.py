@@ -22,7 +22,8 @@ from matchmaker.schemas.landing import (
 from matchmaker.services import resources as svc
 from matchmaker.services.access import require_staff
 from matchmaker.services.indexing import SearchService
-from matchmaker.services.transfer import MEDIA_TYPES, detect_format, read_upload
+from matchmaker.services.readers import detect_format
+from matchmaker.services.transfer import MEDIA_TYPES, read_upload
 
 router = APIRouter(tags=["resources"])
 

@@ -24,16 +24,22 @@ from matchmaker.domain import (
     normalize_mode,
     normalize_region,
 )
-from matchmaker.schemas.common import Page, UtcDateTime
+from matchmaker.schemas.common import MAX_DB_INT, ErrorBody, FieldProblem, Id, Offset, Page, UtcDateTime
 from matchmaker.search.text import normalize_text, normalize_width
 
 __all__ = [
+    "MAX_DB_INT",
+    "ERROR_RESPONSES",
     "AchievementCreate",
     "AchievementRead",
     "AchievementUpdate",
     "DemandCreate",
     "DemandRead",
     "DemandUpdate",
+    "ErrorBody",
+    "FieldProblem",
+    "Id",
+    "Offset",
     "ImportReport",
     "Page",
     "RowError",
@@ -353,3 +359,21 @@ class ImportReport(BaseModel):
         description="Rows with probable duplicates among the existing records (record_id) or other rows (row); "
         "the real import keeps them and links them as duplicate candidates for review.",
     )
+    warnings: list[str] = Field(default_factory=list, description="e.g. the unknown columns that were ignored")
+
+
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    status: {"model": ErrorBody, "description": description}
+    for status, description in {
+        400: "Bad request",
+        401: "No valid bearer token (missing, unknown, revoked or expired)",
+        403: "The caller's role may not do this",
+        404: "Not found, or not visible to the caller",
+        408: "The request body did not arrive in time",
+        409: "Conflict with the current state (an id in use, an illegal move)",
+        413: "The request body or the file is too large",
+        422: "Invalid input; ``fields`` names each problem",
+        429: "Too many failed logins; see the Retry-After header",
+    }.items()
+}
+"""The error answers every API route may give, documented once for all of them."""

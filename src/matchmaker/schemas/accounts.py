@@ -41,9 +41,11 @@ class TokenRequest(BaseModel):
 
 
 class TokenRead(BaseModel):
-    """A personal API token (never its value)."""
+    """A personal API token or a login session (never its value)."""
 
     id: int
+    kind: str = Field(description="personal or session (a login)")
+    current: bool = Field(description="the token this request used")
     name: str
     prefix: str
     created_at: UtcDateTime | None
@@ -92,3 +94,11 @@ class UserRead(BaseModel):
     org_id: int | None
     active: bool
     created_at: UtcDateTime | None
+
+
+class UserChange(BaseModel):
+    """What an admin may change of an account."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"active": False}]})
+
+    active: bool = Field(description="false: the account's tokens are revoked and it can no longer log in")

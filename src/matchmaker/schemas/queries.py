@@ -6,7 +6,7 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict, Field
 
 from matchmaker.domain import NeedKind
-from matchmaker.schemas.common import ChainList, RegionList
+from matchmaker.schemas.common import MAX_DB_INT, ChainList, Id, RegionList
 
 
 class _Params(BaseModel):
@@ -17,7 +17,7 @@ class PageParams(_Params):
     """Which page of a list."""
 
     limit: int = Field(default=50, ge=1, le=200)
-    offset: int = Field(default=0, ge=0)
+    offset: int = Field(default=0, ge=0, le=MAX_DB_INT)
 
 
 class RecordFilterParams(_Params):
@@ -50,12 +50,12 @@ class PairingListParams(PageParams):
     """Filters and page of the pairing list."""
 
     status: list[str] = Field(default_factory=list, description="proposed, shortlisted, contacted, ...")
-    assignee: int | None = None
+    assignee: Id | None = None
     field: ChainList = Field(default_factory=list, description="the need's industrial chain")
     region: RegionList = Field(default_factory=list, description="the need's region")
-    run: int | None = None
-    need: int | None = None
-    achievement: int | None = None
+    run: Id | None = None
+    need: Id | None = None
+    achievement: Id | None = None
     need_kind: NeedKind | None = Field(default=None, description="the need's kind: 技术需求 or 应用场景")
 
 

@@ -7,7 +7,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from matchmaker.domain import MatchStatus, RejectReason
-from matchmaker.schemas.common import UtcDateTime
+from matchmaker.schemas.common import Id, UtcDateTime
 from matchmaker.schemas.matching import AchievementBrief, DemandBrief
 
 
@@ -55,7 +55,7 @@ class MatchChange(BaseModel):
 
     status: MatchStatus | None = None
     reject_reason: RejectReason | None = None
-    assignee_id: int | None = None
+    assignee_id: Id | None = None
     note: str | None = Field(default=None, max_length=2000)
     disclosed: bool | None = Field(
         default=None, description="show a confidential need's enterprise to the institution of this pairing"

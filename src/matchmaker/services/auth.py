@@ -6,6 +6,7 @@ import hashlib
 import re
 import secrets
 from datetime import UTC, datetime, timedelta
+from functools import cache
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -103,10 +104,19 @@ def issue_token(
     return token, raw
 
 
+@cache
+def _unknown_user_hash() -> str:
+    """A hash that no password matches, verified for unknown emails so that they cost what a wrong password does."""
+    return hash_password(secrets.token_urlsafe(16))
+
+
 def login(session: Session, email: str, password: str) -> tuple[ApiToken, str]:
-    """A session token for a correct email and password; 401 otherwise (the same answer for both mistakes)."""
+    """A session token for a correct email and password; 401 otherwise (the same answer, at the same cost, for both
+    mistakes: an unknown email or a password-less account still runs one argon2 verification)."""
     user = session.scalar(select(User).where(User.email == email.strip().lower()))
-    if user is None or not user.active or not verify_password(user.password_hash, password):
+    password_hash = user.password_hash if user is not None and user.password_hash else _unknown_user_hash()
+    matches = verify_password(password_hash, password)
+    if user is None or not user.active or not user.password_hash or not matches:
         raise Unauthorized("wrong email or password")
     return issue_token(session, user, kind="session", name="login", ttl=SESSION_TTL)
 
@@ -164,9 +174,11 @@ def authenticate(session: Session, raw: str | None) -> Principal:
 
 
 def list_tokens(session: Session, principal: Principal) -> list[ApiToken]:
-    """The caller's personal tokens (never their values)."""
-    stmt = select(ApiToken).where(ApiToken.user_id == principal.user_id, ApiToken.kind == "personal")
-    return list(session.scalars(stmt.order_by(ApiToken.id)))
+    """The caller's tokens, personal ones and login sessions alike, that still work (never their values)."""
+    now = datetime.now(UTC)
+    stmt = select(ApiToken).where(ApiToken.user_id == principal.user_id, ApiToken.revoked_at.is_(None))
+    tokens = session.scalars(stmt.order_by(ApiToken.id))
+    return [t for t in tokens if t.expires_at is None or as_utc(t.expires_at) > now]
 
 
 def revoke_token(session: Session, principal: Principal, token_id: int) -> None:
@@ -177,6 +189,30 @@ def revoke_token(session: Session, principal: Principal, token_id: int) -> None:
     if token.revoked_at is None:
         token.revoked_at = datetime.now(UTC)
         audit(session, "token", token.id, "revoke", {"user_id": token.user_id})
+
+
+def set_active(session: Session, principal: Principal, user_id: int, active: bool) -> User:
+    """Deactivate (or reactivate) an account (admins); a deactivated account's tokens are revoked at once and its
+    logins answer 401. An admin cannot deactivate their own account (409): someone must be left to undo it."""
+    user = session.get(User, user_id)
+    if user is None:
+        raise NotFound(f"user {user_id} not found")
+    if not active and user.id == principal.user_id:
+        raise Conflict("you cannot deactivate your own account", fields=[field_error("active", "own account")])
+    if user.active != active:
+        user.active = active
+        revoked = 0
+        if not active:
+            now = datetime.now(UTC)
+            result = session.execute(
+                update(ApiToken)
+                .where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
+                .values(revoked_at=now)
+            )
+            revoked = int(getattr(result, "rowcount", 0) or 0)
+        audit(session, "user", user.id, "activate" if active else "deactivate", {"tokens_revoked": revoked})
+        session.flush()
+    return user
 
 
 def list_users(session: Session, principal: Principal | None, *, limit: int, offset: int) -> tuple[list[User], int]:

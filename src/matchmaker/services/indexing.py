@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any, cast
 
 import numpy as np
-from sqlalchemy import delete, func, or_, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, sessionmaker
@@ -177,6 +177,9 @@ class EmbeddingCache:
             },
         )
         session.execute(stmt)
+        # Committed batch by batch: the model call for the next batch must not run while this transaction holds the
+        # database's write lock (on SQLite that lock is the whole file, and requests waiting on it answered 500).
+        session.commit()
 
 
 class SearchService:
@@ -318,16 +321,10 @@ class SearchService:
             if not changes:
                 return stats
             stats.changes = len(changes)
-            for change in changes:
-                self._gaps.pop(change.id, None)
             # Ids below the highest one seen that did not show up may belong to transactions still committing
             # (PostgreSQL hands out sequence numbers before commit): look for them again for a while.
             seen = {c.id for c in changes}
             top = max(seen)
-            for missing in range(self.last_change_id + 1, top):
-                if missing not in seen:
-                    self._gaps.setdefault(missing, now)
-            self.last_change_id = max(self.last_change_id, top)
             by_kind: dict[Kind, set[int]] = {}
             thesaurus_changed = False
             for change in changes:
@@ -343,6 +340,15 @@ class SearchService:
                 stats.removed += removed
                 stats.embedded += embedded
             session.commit()
+            # Only now that every change is in the index (and the new vectors stored) does the position move: a pass
+            # that fails half-way leaves it where it was, and the next pass applies the same changes again (applying
+            # is idempotent: the database says what each record now is).
+            for change in changes:
+                self._gaps.pop(change.id, None)
+            for missing in range(self.last_change_id + 1, top):
+                if missing not in seen:
+                    self._gaps.setdefault(missing, now)
+            self.last_change_id = max(self.last_change_id, top)
             self._dirty_since_snapshot = True
         return stats
 
@@ -350,22 +356,27 @@ class SearchService:
         model = SPECS[kind].model
         collection = self.matcher.lists[kind]
         wanted = sorted(ids)
-        records = cast(list[Achievement | Demand], list(session.scalars(select(model).where(model.id.in_(wanted)))))
+        # In id order, so that two workers storing the same new vectors lock the cache rows in the same order.
+        stmt = select(model).where(model.id.in_(wanted)).order_by(model.id)
+        records = cast(list[Achievement | Demand], list(session.scalars(stmt)))
         present = {r.id for r in records}
         gone = [i for i in wanted if i not in present]
         before = self.cache.model_calls
         vectors = self.cache.vectors(session, kind, records)
         collection.upsert([document(kind, r) for r in records], vectors)
+        # A deleted record's cached vector is removed by the transaction that deletes the record (records.py), never
+        # here: every worker follows the log, and their deletes raced the writers' into deadlocks on PostgreSQL.
         collection.remove(gone)
-        if gone:
-            session.execute(delete(Embedding).where(Embedding.kind == kind, Embedding.record_id.in_(gone)))
         return len(records), len(gone), self.cache.model_calls - before
 
     def ensure_current(self, kind: str, record_id: int) -> bool:
         """Whether a record is in the index, syncing once first if it is not yet (another worker wrote it)."""
         if record_id in self.matcher.lists[kind].docs:  # type: ignore[index]
             return True
-        self.sync()
+        try:
+            self.sync()
+        except Exception:  # a read must not fail on the catch-up: the follower thread retries it
+            log.exception("index catch-up failed; the follower will retry")
         return record_id in self.matcher.lists[kind].docs  # type: ignore[index]
 
     # ------------------------------------------------------------------------------------------------ snapshots

@@ -8,12 +8,12 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, cast
 
 from pydantic import BaseModel
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import Select, delete, func, or_, select
 from sqlalchemy.orm import Session
 
 from matchmaker.errors import Conflict, NotFound, ValidationFailed, field_error
 from matchmaker.kinds import Kind, KindSpec, Record
-from matchmaker.models import Demand, RecordChange
+from matchmaker.models import Demand, Embedding, RecordChange
 from matchmaker.schemas.queries import RecordFilterParams, RecordListParams
 from matchmaker.search.text import detect_language, normalize_text, to_simplified, to_traditional
 from matchmaker.services.access import (
@@ -228,6 +228,7 @@ def delete_record(session: Session, spec: KindSpec, record_id: int, principal: P
     record = get_record(session, spec, record_id, principal, write=True)
     audit(session, spec.noun, record_id, "delete", {"external_id": record.external_id, "title": record.title})
     session.delete(record)
+    session.execute(delete(Embedding).where(Embedding.kind == spec.kind, Embedding.record_id == record_id))
     session.flush()
     log_change(session, spec.kind, record_id, "delete")
 
@@ -261,8 +262,12 @@ def filtered_select(spec: KindSpec, query: ListQuery) -> Select[Any]:
         body = getattr(model, spec.body)
         conditions = []
         for variant in _text_variants(query.q):
-            pattern = f"%{variant}%"
-            conditions += [model.title.ilike(pattern), body.ilike(pattern), model.external_id.ilike(pattern)]
+            # autoescape: % and _ in the text are matched literally, never as LIKE wildcards
+            conditions += [
+                model.title.icontains(variant, autoescape=True),
+                body.icontains(variant, autoescape=True),
+                model.external_id.icontains(variant, autoescape=True),
+            ]
         stmt = stmt.where(or_(*conditions))
     for name, value in query.extra.items():
         stmt = stmt.where(getattr(model, name) == value)

@@ -29,8 +29,8 @@ from matchmaker.services import workflow
 from matchmaker.services.access import Principal, require_staff
 from matchmaker.services.audit import audit
 from matchmaker.services.indexing import EmbeddingCache
+from matchmaker.services.readers import FileFormat, _csv_rows, _json_rows, _xlsx_rows, check_xlsx, decode_text
 from matchmaker.services.records import content_hash, get_record
-from matchmaker.services.transfer import FileFormat, _csv_rows, _json_rows, _xlsx_rows, decode_text
 
 LIST_COLUMNS = {"chains"}
 MONEY = {"ticket_min_wan", "ticket_max_wan"}
@@ -178,15 +178,17 @@ def count_resources(session: Session) -> int:
 
 def parse_resources(content: bytes, fmt: FileFormat, *, max_rows: int) -> list[tuple[int, dict[str, Any]]]:
     """Rows of an import file with canonical field names (Chinese headers, with or without units, accepted)."""
-    if fmt == "xlsx":
-        raw_rows = _xlsx_rows(content)
-    elif fmt == "csv":
-        raw_rows = _csv_rows(decode_text(content))
-    else:
-        raw_rows = _json_rows(decode_text(content), lines=fmt == "jsonl")
     mapping = header_map(RESOURCE_LABELS)
     for name, label in RESOURCE_LABELS.items():  # the labels without their unit: 单笔投资下限
         mapping.setdefault(label.split("(")[0], name)
+    # The same bounded readers as the two lists (cell, column, depth and XLSX expansion limits).
+    if fmt == "xlsx":
+        check_xlsx(content, len(content), max_rows)
+        raw_rows = _xlsx_rows(content, mapping)
+    elif fmt == "csv":
+        raw_rows = _csv_rows(decode_text(content), mapping)
+    else:
+        raw_rows = _json_rows(decode_text(content), lines=fmt == "jsonl")
     rows: list[tuple[int, dict[str, Any]]] = []
     for number, raw in raw_rows:
         if len(rows) >= max_rows:

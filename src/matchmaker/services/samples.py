@@ -15,9 +15,10 @@ from matchmaker.kinds import SPECS
 from matchmaker.models import Achievement, Demand, Match
 from matchmaker.schemas.landing import ContractCreate, LandingCreate
 from matchmaker.services import contracts, workflow
+from matchmaker.services.readers import parse_file
 from matchmaker.services.records import count_records
 from matchmaker.services.resources import import_resources, parse_resources
-from matchmaker.services.transfer import import_rows, parse_file
+from matchmaker.services.transfer import import_rows
 
 SAMPLE_PAIRING = {"sentence": "样例数据：技术经理人登记的对接，用于演示签约与落地"}
 

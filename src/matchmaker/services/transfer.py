@@ -2,22 +2,16 @@
 
 from __future__ import annotations
 
-import csv
 import io
 import json
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from datetime import date, datetime
 from decimal import Decimal
-from pathlib import PurePath
-from typing import Any, Literal, cast
+from typing import Any, cast
 
-import openpyxl
-from charset_normalizer import from_bytes
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
-from matchmaker.domain import canonical_header, header_map
 from matchmaker.errors import InvalidImport, TooLarge, ValidationFailed, field_error
 from matchmaker.kinds import KindSpec, Record
 from matchmaker.models import ImportBatch
@@ -25,6 +19,7 @@ from matchmaker.schemas import ImportReport, RowError
 from matchmaker.services.access import Principal, can_write, masking, require_writer, scope_read
 from matchmaker.services.audit import audit
 from matchmaker.services.duplicates import check_import_rows, link_import_candidates
+from matchmaker.services.readers import IGNORED_ALWAYS, FileFormat, ParsedFile
 from matchmaker.services.records import (
     ListQuery,
     _refresh_derived,
@@ -36,167 +31,8 @@ from matchmaker.services.records import (
 )
 from matchmaker.services.tables import TableFormat, write_table
 
-FileFormat = Literal["csv", "xlsx", "json", "jsonl"]
-FORMATS: tuple[str, ...] = ("csv", "xlsx", "json", "jsonl")
 EXPORT_FORMATS: tuple[str, ...] = ("csv", "xlsx", "json")
-_IGNORED_ALWAYS = {"id", "序号", "language", "content_hash", "source", "created_at", "updated_at"}
 Progress = Callable[[int], None]
-
-
-@dataclass
-class ParsedFile:
-    """Rows of an uploaded file with their 1-based row numbers as a person sees them (header = row 1 in CSV/XLSX)."""
-
-    rows: list[tuple[int, dict[str, Any]]]
-    ignored_columns: list[str] = field(default_factory=list)
-
-
-def detect_format(filename: str | None, explicit: str | None = None) -> FileFormat:
-    """The file format, from an explicit choice or the file name's extension."""
-    choice = (explicit or PurePath(filename or "").suffix.lstrip(".")).lower()
-    if choice in ("xls",):
-        raise InvalidImport(
-            "legacy .xls files are not supported; save the sheet as .xlsx or CSV",
-            fields=[field_error("file", "unsupported format xls")],
-        )
-    if choice not in FORMATS:
-        raise InvalidImport(
-            f"cannot tell the file format of {filename!r}; use a .csv, .xlsx, .json or .jsonl file or pass format",
-            fields=[field_error("file", "unknown format")],
-        )
-    return choice  # type: ignore[return-value]
-
-
-def decode_text(content: bytes) -> str:
-    """Decode CSV/JSON bytes: UTF-8 (with or without BOM), else GB18030 (what Excel in China writes), else a guess."""
-    if content.startswith(b"\xef\xbb\xbf"):
-        return content[3:].decode("utf-8")
-    try:
-        return content.decode("utf-8")
-    except UnicodeDecodeError:
-        pass
-    try:
-        return content.decode("gb18030")
-    except UnicodeDecodeError:
-        pass
-    best = from_bytes(content).best()
-    if best is None:
-        raise InvalidImport(
-            "the file is not text in a known encoding (UTF-8 or GB18030)",
-            fields=[field_error("file", "unknown encoding")],
-        )
-    return str(best)
-
-
-def _map_row(raw: dict[str, Any], mapping: dict[str, str], ignored: set[str]) -> dict[str, Any]:
-    row: dict[str, Any] = {}
-    for header, value in raw.items():
-        if header is None:
-            continue
-        name = canonical_header(str(header), mapping)
-        if name is None:
-            ignored.add(str(header))
-        else:
-            row[name] = value
-    return row
-
-
-def _csv_rows(text: str) -> Iterator[tuple[int, dict[str, Any]]]:
-    reader = csv.DictReader(io.StringIO(text, newline=""))
-    for index, raw in enumerate(reader, start=2):
-        if raw.get(None):
-            raise InvalidImport(
-                f"row {index} has more cells than the header", fields=[field_error("file", "ragged row")]
-            )
-        if any(v not in (None, "") for v in raw.values()):
-            yield index, raw
-
-
-def _xlsx_rows(content: bytes) -> Iterator[tuple[int, dict[str, Any]]]:
-    try:
-        workbook = openpyxl.load_workbook(io.BytesIO(content), read_only=True, data_only=True)
-    except Exception as exc:  # openpyxl raises several unrelated types for a damaged file
-        raise InvalidImport(
-            f"the file is not a readable .xlsx workbook ({exc.__class__.__name__})",
-            fields=[field_error("file", "unreadable xlsx")],
-        ) from exc
-    try:
-        sheet = workbook.worksheets[0]
-        rows = sheet.iter_rows(values_only=True)
-        header = next(rows, None)
-        if header is None:
-            return
-        names = [str(h).strip() if h is not None else None for h in header]
-        for index, values in enumerate(rows, start=2):
-            if all(v is None or (isinstance(v, str) and not v.strip()) for v in values):
-                continue
-            yield index, {n: v for n, v in zip(names, values, strict=False) if n}
-    finally:
-        workbook.close()
-
-
-def _json_rows(text: str, lines: bool) -> Iterator[tuple[int, dict[str, Any]]]:
-    if lines:
-        for index, line in enumerate(text.splitlines(), start=1):
-            if not line.strip():
-                continue
-            try:
-                item = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise InvalidImport(
-                    f"line {index} is not valid JSON: {exc.msg}",
-                    fields=[field_error("file", "invalid JSON", row=index)],
-                ) from exc
-            if not isinstance(item, dict):
-                raise InvalidImport(f"line {index} is not a JSON object", fields=[field_error("file", "not an object")])
-            yield index, item
-        return
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise InvalidImport(
-            f"the file is not valid JSON: {exc.msg} (line {exc.lineno})", fields=[field_error("file", "invalid JSON")]
-        ) from exc
-    if isinstance(data, dict) and isinstance(data.get("items"), list):
-        data = data["items"]
-    if not isinstance(data, list):
-        raise InvalidImport(
-            'a JSON import is an array of objects (or {"items": [...]})', fields=[field_error("file", "not an array")]
-        )
-    for index, item in enumerate(data, start=1):
-        if not isinstance(item, dict):
-            raise InvalidImport(f"item {index} is not a JSON object", fields=[field_error("file", "not an object")])
-        yield index, item
-
-
-def parse_file(spec: KindSpec, content: bytes, fmt: FileFormat, *, max_rows: int) -> ParsedFile:
-    """Read an import file into canonical-field rows; 413 beyond max_rows, 422 when required columns are missing."""
-    if fmt == "xlsx":
-        raw_rows = _xlsx_rows(content)
-    elif fmt == "csv":
-        raw_rows = _csv_rows(decode_text(content))
-    else:
-        raw_rows = _json_rows(decode_text(content), lines=fmt == "jsonl")
-    mapping = header_map(spec.labels)
-    ignored: set[str] = set()
-    rows: list[tuple[int, dict[str, Any]]] = []
-    for number, raw in raw_rows:
-        if len(rows) >= max_rows:
-            raise TooLarge(
-                f"the file has more than {max_rows} rows, the most one import accepts",
-                fields=[field_error("file", f"more than {max_rows} rows")],
-                limit=max_rows,
-            )
-        rows.append((number, _map_row(raw, mapping, ignored)))
-    if fmt in ("csv", "xlsx") and rows:
-        present = set().union(*(r.keys() for _, r in rows))
-        missing = [name for name in ("title", spec.body) if name not in present]
-        if missing:
-            labels = ", ".join(f"{m} ({spec.labels[m]})" for m in missing)
-            raise InvalidImport(
-                f"required columns missing: {labels}", fields=[field_error(m, "column missing") for m in missing]
-            )
-    return ParsedFile(rows=rows, ignored_columns=sorted(ignored - _IGNORED_ALWAYS))
 
 
 def _errors(row: int, exc: ValidationError) -> list[RowError]:
@@ -232,7 +68,7 @@ def import_rows(
     valid: list[tuple[int, dict[str, Any], set[str]]] = []
     first_seen: dict[str, int] = {}
     for number, row in parsed.rows:
-        row = {k: v for k, v in row.items() if k not in _IGNORED_ALWAYS}
+        row = {k: v for k, v in row.items() if k not in IGNORED_ALWAYS}
         try:
             model = spec.create.model_validate(row)
         except ValidationError as exc:
@@ -332,6 +168,7 @@ def import_rows(
         failed=failed_rows,
         errors=errors,
         duplicates=duplicates.report(),
+        warnings=parsed.warnings,
     )
     if atomic and errors and not dry_run:
         raise InvalidImport(

@@ -21,7 +21,7 @@ from matchmaker.domain import MATCH_STATUSES, REJECT_REASONS, allowed_moves, wit
 from matchmaker.errors import Conflict, NotFound, ValidationFailed, field_error
 from matchmaker.models import Achievement, Demand, Match, MatchEvent, User, utcnow
 from matchmaker.models.landing import Landing, TechContract
-from matchmaker.services.access import Masking, Principal, masking, require_staff
+from matchmaker.services.access import Masking, Principal, masking, require_staff, scope_read
 from matchmaker.services.audit import audit
 from matchmaker.services.matching import achievement_brief, demand_brief
 
@@ -64,8 +64,12 @@ def _visible(stmt: Select[Any], principal: Principal | None) -> Select[Any]:
     if principal is None or principal.is_staff:
         return stmt
     if principal.role == "enterprise":
-        return stmt.where(Demand.org_id == principal.org_id)
-    return stmt.where(Achievement.org_id == principal.org_id)
+        stmt = stmt.where(Demand.org_id == principal.org_id)
+    else:
+        stmt = stmt.where(Achievement.org_id == principal.org_id)
+    # The other side only while the caller may read it: an achievement set back to draft (or a need closed) leaves
+    # the other organisation's pairings, as it leaves their lists.
+    return scope_read(scope_read(stmt, "achievements", principal), "demands", principal)
 
 
 def _base() -> Select[Any]:

@@ -16,7 +16,8 @@ from matchmaker.errors import MatchmakerError, NotFound
 from matchmaker.kinds import SPECS
 from matchmaker.services import review
 from matchmaker.services.access import Principal, require_staff
-from matchmaker.services.transfer import detect_format, import_rows, parse_file, read_upload
+from matchmaker.services.readers import detect_format, parse_file
+from matchmaker.services.transfer import import_rows, read_upload
 from matchmaker.web.deps import WebPrincipalDep, page_router
 from matchmaker.web.templating import render
 
