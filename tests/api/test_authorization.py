@@ -68,6 +68,10 @@ def world(client: TestClient, make_user: Callable[..., str], session: Session) -
             achievement(external_id=f"AD-{suffix}", status="draft", title="未公开的草稿成果"),
         ),
         "ach_b": post("uni_b", "/api/v1/achievements", achievement(external_id=f"B-{suffix}", title="钠离子电池正极")),
+        # Published: a pairing whose achievement is a draft leaves the enterprise's view (reliability item 9).
+        "ach_a_landed": post(
+            "uni_a", "/api/v1/achievements", achievement(external_id=f"AL-{suffix}", title="疫苗冷链保温箱温控技术")
+        ),
         "dem_a": post(
             "ent_a",
             "/api/v1/demands",
@@ -123,8 +127,8 @@ def _event_body() -> dict[str, Any]:
 
 
 def _landed_pairing(client: TestClient, session: Session, ids: dict[str, int]) -> dict[str, int]:
-    """A landed pairing of the confidential need and uni_a's draft achievement, its contract (with file), landing."""
-    landed = Match(demand_id=ids["dem_a"], achievement_id=ids["ach_a_draft"], rank=2, score=0.7, status="landed")
+    """A landed pairing of the confidential need and uni_a's published achievement, its contract (with file), landing."""
+    landed = Match(demand_id=ids["dem_a"], achievement_id=ids["ach_a_landed"], rank=2, score=0.7, status="landed")
     session.add(landed)
     session.flush()
     contract = TechContract(

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from matchmaker.schemas import Chain, Day, ExternalId, OptStr300, Region, Text, Trl, _number
+from matchmaker.schemas.common import UtcDateTime
 
 STAGES = (
     "draft",
@@ -283,9 +284,9 @@ class ChallengeRead(BaseModel):
     decision_reason: str | None
     indicators: list[IndicatorRead]
     rubric: list[CriterionRead]
-    created_at: datetime
-    updated_at: datetime
-    stage_changed_at: datetime
+    created_at: UtcDateTime
+    updated_at: UtcDateTime
+    stage_changed_at: UtcDateTime
 
 
 class ChallengePage(BaseModel):
@@ -300,7 +301,7 @@ class EventRead(BaseModel):
     to: str
     reason: str | None
     actor_id: int | None
-    at: datetime
+    at: UtcDateTime
 
 
 class HistoryRead(BaseModel):
@@ -333,8 +334,8 @@ class ProposalRead(BaseModel):
     schedule: list[dict[str, Any]]
     editable: bool
     conflict: bool | None = None
-    created_at: datetime
-    updated_at: datetime
+    created_at: UtcDateTime
+    updated_at: UtcDateTime
 
 
 class ProposalPage(BaseModel):
@@ -347,7 +348,7 @@ class ExpertRead(BaseModel):
     email: str
     organisation: str | None
     conflicts: list[str]
-    declared_at: datetime | None
+    declared_at: UtcDateTime | None
     vetting_ok: bool | None
     vetting_comment: str | None
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, time
+from datetime import date, time
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -65,8 +65,8 @@ class EventCreate(BaseModel):
     default_cap: int = Field(default=8, ge=1, le=100)
     auto_accept: bool = False
     organiser_ids: list[int] = Field(default_factory=list)
-    registration_opens_at: datetime | None = None
-    registration_closes_at: datetime | None = None
+    registration_opens_at: UtcDateTime | None = None
+    registration_closes_at: UtcDateTime | None = None
 
     @field_validator("chains", mode="before")
     @classmethod
@@ -95,8 +95,8 @@ class EventUpdate(BaseModel):
     default_cap: int | None = Field(default=None, ge=1, le=100)
     auto_accept: bool | None = None
     organiser_ids: list[int] | None = None
-    registration_opens_at: datetime | None = None
-    registration_closes_at: datetime | None = None
+    registration_opens_at: UtcDateTime | None = None
+    registration_closes_at: UtcDateTime | None = None
 
     @field_validator("chains", mode="before")
     @classmethod

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
@@ -24,6 +24,7 @@ from matchmaker.schemas import (
     _number,
     _split_list,
 )
+from matchmaker.schemas.common import UtcDateTime
 from matchmaker.schemas.queries import PageParams, _Params
 
 
@@ -132,8 +133,8 @@ class ContractRead(BaseModel):
     tech_wan: FloatOut
     registration_no: str | None
     file: ContractFile | None
-    created_at: datetime
-    updated_at: datetime
+    created_at: UtcDateTime
+    updated_at: UtcDateTime
 
 
 class ContractList(BaseModel):
@@ -205,7 +206,7 @@ class LandingRead(BaseModel):
     funding: list[FundingRead]
     funding_total_wan: float
     note: str | None
-    created_at: datetime
+    created_at: UtcDateTime
 
 
 # ------------------------------------------------------------------------------------------------------- resources
@@ -289,8 +290,8 @@ class ResourceRead(BaseModel):
     ticket_min_wan: FloatOut
     ticket_max_wan: FloatOut
     contact: str | None
-    created_at: datetime
-    updated_at: datetime
+    created_at: UtcDateTime
+    updated_at: UtcDateTime
 
 
 class FitCheck(BaseModel):

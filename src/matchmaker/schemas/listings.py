@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from matchmaker.schemas.common import UtcDateTime
 
 # ---------------------------------------------------------------------------------------------- duplicate listings
 DupKind = Literal["achievements", "demands"]
@@ -22,7 +24,7 @@ class DuplicateRecordBrief(BaseModel):
     region: str
     status: str
     language: str
-    updated_at: datetime
+    updated_at: UtcDateTime
 
 
 class DuplicatePairRead(BaseModel):
@@ -95,8 +97,8 @@ class MergeRead(BaseModel):
     merged_ids: list[int]
     status: str
     actor_id: int | None
-    created_at: datetime
-    undone_at: datetime | None
+    created_at: UtcDateTime
+    undone_at: UtcDateTime | None
     moved_pairings: int
     folded_pairings: int
 
@@ -131,11 +133,11 @@ class StaleRecordRead(BaseModel):
     external_id: str | None
     title: str
     owner: str | None
-    updated_at: datetime
+    updated_at: UtcDateTime
     deadline: date | None
     reason: Literal["deadline", "not_updated"]
-    flagged_at: datetime
-    closes_at: datetime
+    flagged_at: UtcDateTime
+    closes_at: UtcDateTime
 
 
 class StaleList(BaseModel):
@@ -149,7 +151,7 @@ class StaleConfirmRead(BaseModel):
 
     kind: DupKind
     id: int
-    updated_at: datetime
+    updated_at: UtcDateTime
 
 
 class StaleCloseRead(BaseModel):
