@@ -46,7 +46,7 @@ def me(principal: PrincipalDep, session: SessionDep) -> Any:
     return svc.get_user(session, principal, principal.user_id)
 
 
-def _token(token: ApiToken, current_id: int | None = None) -> dict[str, Any]:
+def _token(token: ApiToken, current_id: Id | None = None) -> dict[str, Any]:
     return {
         "id": token.id,
         "kind": token.kind,

@@ -29,6 +29,7 @@ from matchmaker.schemas.challenges import (
     Stage,
     SuggestionPage,
 )
+from matchmaker.schemas.common import Id
 from matchmaker.services import challenge_flow as flow
 from matchmaker.services import challenge_proposals as proposals
 from matchmaker.services import challenge_review as review
@@ -69,14 +70,14 @@ def create_challenge(body: ChallengeCreate, session: SessionDep, principal: Prin
 
 
 @router.get("/{challenge_id}", response_model=ChallengeRead, summary="Get a challenge")
-def get_challenge(challenge_id: int, session: SessionDep, principal: PrincipalDep) -> dict[str, Any]:
+def get_challenge(challenge_id: Id, session: SessionDep, principal: PrincipalDep) -> dict[str, Any]:
     """One challenge with its indicators, rubric and the moves allowed from its stage."""
     return svc.read(session, challenge_id, principal)
 
 
 @router.patch("/{challenge_id}", response_model=ChallengeRead, summary="Edit a challenge")
 def update_challenge(
-    challenge_id: int, body: ChallengeUpdate, session: SessionDep, principal: PrincipalDep
+    challenge_id: Id, body: ChallengeUpdate, session: SessionDep, principal: PrincipalDep
 ) -> dict[str, Any]:
     """Edit while a draft (issuer or staff) or in 专家论证 (staff); 409 afterwards."""
     svc.update(session, challenge_id, body, principal)
@@ -84,21 +85,21 @@ def update_challenge(
 
 
 @router.post("/{challenge_id}/moves", response_model=ChallengeRead, summary="Move a challenge")
-def move_challenge(challenge_id: int, body: Move, session: SessionDep, principal: PrincipalDep) -> dict[str, Any]:
+def move_challenge(challenge_id: Id, body: Move, session: SessionDep, principal: PrincipalDep) -> dict[str, Any]:
     """Managers move a challenge through its life cycle; illegal moves answer 409 with the allowed ones."""
     flow.move(session, challenge_id, body, principal)
     return svc.read(session, challenge_id, principal)
 
 
 @router.get("/{challenge_id}/history", response_model=HistoryRead, summary="History of a challenge")
-def challenge_history(challenge_id: int, session: SessionDep, principal: PrincipalDep) -> dict[str, Any]:
+def challenge_history(challenge_id: Id, session: SessionDep, principal: PrincipalDep) -> dict[str, Any]:
     """Every move: from, to, reason, who and when."""
     return {"items": flow.history(session, challenge_id, principal)}
 
 
 @router.put("/{challenge_id}/rubric", response_model=ChallengeRead, summary="Set the scoring rubric")
 def set_rubric(
-    challenge_id: int, body: list[CriterionIn], session: SessionDep, principal: PrincipalDep
+    challenge_id: Id, body: list[CriterionIn], session: SessionDep, principal: PrincipalDep
 ) -> dict[str, Any]:
     """Managers replace the rubric (criteria with weights) until review starts."""
     review.replace_rubric(session, challenge_id, body, principal)
@@ -106,28 +107,26 @@ def set_rubric(
 
 
 @router.get("/{challenge_id}/experts", response_model=ExpertList, summary="List a challenge's experts")
-def list_experts(challenge_id: int, session: SessionDep, principal: PrincipalDep) -> dict[str, Any]:
+def list_experts(challenge_id: Id, session: SessionDep, principal: PrincipalDep) -> dict[str, Any]:
     """The assigned experts with their conflicts and 专家论证 opinions (staff)."""
     return {"items": review.experts(session, challenge_id, principal)}
 
 
 @router.post("/{challenge_id}/experts", response_model=ExpertList, status_code=201, summary="Assign an expert")
-def assign_expert(
-    challenge_id: int, body: ExpertAssign, session: SessionDep, principal: PrincipalDep
-) -> dict[str, Any]:
+def assign_expert(challenge_id: Id, body: ExpertAssign, session: SessionDep, principal: PrincipalDep) -> dict[str, Any]:
     """Managers assign an expert to the challenge."""
     review.assign(session, challenge_id, body, principal)
     return {"items": review.experts(session, challenge_id, principal)}
 
 
 @router.put("/{challenge_id}/experts/me", status_code=204, response_class=Response, summary="Declare as an expert")
-def declare(challenge_id: int, body: ExpertDeclaration, session: SessionDep, principal: PrincipalDep) -> None:
+def declare(challenge_id: Id, body: ExpertDeclaration, session: SessionDep, principal: PrincipalDep) -> None:
     """An assigned expert declares conflicts of interest and gives the 专家论证 opinion."""
     review.declare(session, challenge_id, body, principal)
 
 
 @router.get("/{challenge_id}/proposals", response_model=ProposalPage, summary="List proposals")
-def list_proposals(challenge_id: int, session: SessionDep, principal: PrincipalDep) -> dict[str, Any]:
+def list_proposals(challenge_id: Id, session: SessionDep, principal: PrincipalDep) -> dict[str, Any]:
     """Applicants their own; the issuer after the deadline; experts during review; staff all."""
     items = proposals.list_for(session, challenge_id, principal)
     return {"items": items, "total": len(items)}
@@ -135,7 +134,7 @@ def list_proposals(challenge_id: int, session: SessionDep, principal: PrincipalD
 
 @router.post("/{challenge_id}/proposals", response_model=ProposalRead, status_code=201, summary="Apply (揭榜申报)")
 def create_proposal(
-    challenge_id: int, body: ProposalCreate, session: SessionDep, principal: PrincipalDep
+    challenge_id: Id, body: ProposalCreate, session: SessionDep, principal: PrincipalDep
 ) -> dict[str, Any]:
     """Institution members apply, alone or leading a consortium, before the deadline."""
     proposal_id = proposals.create(session, challenge_id, body, principal)
@@ -143,14 +142,14 @@ def create_proposal(
 
 
 @router.get("/{challenge_id}/proposals/{proposal_id}", response_model=ProposalRead, summary="Get a proposal")
-def get_proposal(challenge_id: int, proposal_id: int, session: SessionDep, principal: PrincipalDep) -> dict[str, Any]:
+def get_proposal(challenge_id: Id, proposal_id: Id, session: SessionDep, principal: PrincipalDep) -> dict[str, Any]:
     """One proposal as the caller may see it."""
     return proposals.read(session, challenge_id, proposal_id, principal)
 
 
 @router.patch("/{challenge_id}/proposals/{proposal_id}", response_model=ProposalRead, summary="Edit a proposal")
 def update_proposal(
-    challenge_id: int, proposal_id: int, body: ProposalUpdate, session: SessionDep, principal: PrincipalDep
+    challenge_id: Id, proposal_id: Id, body: ProposalUpdate, session: SessionDep, principal: PrincipalDep
 ) -> dict[str, Any]:
     """The applicant edits until the deadline; 409 once frozen."""
     proposals.update(session, challenge_id, proposal_id, body, principal)
@@ -160,34 +159,34 @@ def update_proposal(
 @router.delete(
     "/{challenge_id}/proposals/{proposal_id}", status_code=204, response_class=Response, summary="Withdraw a proposal"
 )
-def withdraw_proposal(challenge_id: int, proposal_id: int, session: SessionDep, principal: PrincipalDep) -> None:
+def withdraw_proposal(challenge_id: Id, proposal_id: Id, session: SessionDep, principal: PrincipalDep) -> None:
     """The applicant withdraws before the deadline."""
     proposals.withdraw(session, challenge_id, proposal_id, principal)
 
 
 @router.put("/{challenge_id}/proposals/{proposal_id}/review", response_model=ScoreRead, summary="Score a proposal")
 def score_proposal(
-    challenge_id: int, proposal_id: int, body: ScoreIn, session: SessionDep, principal: PrincipalDep
+    challenge_id: Id, proposal_id: Id, body: ScoreIn, session: SessionDep, principal: PrincipalDep
 ) -> dict[str, Any]:
     """An assigned expert scores every rubric criterion (0–100); conflicts of interest answer 403."""
     return review.score(session, challenge_id, proposal_id, body, principal)
 
 
 @router.get("/{challenge_id}/proposals/{proposal_id}/review", response_model=ScoreRead, summary="My score")
-def my_score(challenge_id: int, proposal_id: int, session: SessionDep, principal: PrincipalDep) -> dict[str, Any]:
+def my_score(challenge_id: Id, proposal_id: Id, session: SessionDep, principal: PrincipalDep) -> dict[str, Any]:
     """The calling expert's own score of the proposal."""
     return review.my_score(session, challenge_id, proposal_id, principal)
 
 
 @router.get("/{challenge_id}/ranking", response_model=RankingRead, summary="Ranking of proposals")
-def ranking(challenge_id: int, session: SessionDep, principal: PrincipalDep) -> dict[str, Any]:
+def ranking(challenge_id: Id, session: SessionDep, principal: PrincipalDep) -> dict[str, Any]:
     """Proposals by the experts' mean weighted score, with the spread between experts (staff)."""
     return {"items": review.ranking(session, challenge_id, principal)}
 
 
 @router.get("/{challenge_id}/suggestions", response_model=SuggestionPage, summary="Institutions to invite")
 def suggest_institutions(
-    challenge_id: int,
+    challenge_id: Id,
     request: Request,
     session: SessionDep,
     principal: PrincipalDep,
@@ -199,7 +198,7 @@ def suggest_institutions(
 
 @router.get("/{challenge_id}/consortia", response_model=ConsortiumPage, summary="Consortium suggestions")
 def suggest_consortia(
-    challenge_id: int,
+    challenge_id: Id,
     request: Request,
     session: SessionDep,
     principal: PrincipalDep,

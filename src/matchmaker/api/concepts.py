@@ -5,6 +5,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response, status
 
 from matchmaker.api.deps import PrincipalDep, SessionDep
+from matchmaker.schemas.common import Id
 from matchmaker.schemas.concepts import (
     ConceptLearnResult,
     ConceptLinkCreate,
@@ -37,14 +38,14 @@ def create_concept(body: ConceptLinkCreate, session: SessionDep, principal: Prin
 
 @router.patch("/concepts/{link_id}", response_model=ConceptLinkRead, summary="Change a link")
 def update_concept(
-    link_id: int, body: ConceptLinkUpdate, session: SessionDep, principal: PrincipalDep
+    link_id: Id, body: ConceptLinkUpdate, session: SessionDep, principal: PrincipalDep
 ) -> ConceptLinkRead:
     """Change a link's terms, relation, weight or chain (managers and admins)."""
     return svc.update_link(session, link_id, body, principal)
 
 
 @router.delete("/concepts/{link_id}", status_code=status.HTTP_204_NO_CONTENT, summary="Remove a link")
-def delete_concept(link_id: int, session: SessionDep, principal: PrincipalDep) -> Response:
+def delete_concept(link_id: Id, session: SessionDep, principal: PrincipalDep) -> Response:
     """Remove a link (managers and admins)."""
     svc.delete_link(session, link_id, principal)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

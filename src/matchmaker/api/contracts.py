@@ -9,6 +9,7 @@ from fastapi.responses import FileResponse
 from starlette.concurrency import run_in_threadpool
 
 from matchmaker.api.deps import PrincipalDep, SessionDep, SettingsDep
+from matchmaker.schemas.common import Id
 from matchmaker.schemas.landing import (
     ContractCreate,
     ContractList,
@@ -30,32 +31,32 @@ router = APIRouter(tags=["contracts"])
     response_model=ContractRead,
     summary="Record a contract",
 )
-def create_contract(match_id: int, body: ContractCreate, session: SessionDep, principal: PrincipalDep) -> Any:
+def create_contract(match_id: Id, body: ContractCreate, session: SessionDep, principal: PrincipalDep) -> Any:
     """Record a technology contract of a signed pairing (managers); 409 before 签约."""
     return svc.create_contract(session, match_id, body, principal)
 
 
 @router.get("/matches/{match_id}/contracts", response_model=ContractList, summary="Contracts of a pairing")
-def list_contracts(match_id: int, session: SessionDep, principal: PrincipalDep) -> Any:
+def list_contracts(match_id: Id, session: SessionDep, principal: PrincipalDep) -> Any:
     """The pairing's contracts (staff, and the organisations of the pairing)."""
     items = svc.list_contracts(session, match_id, principal)
     return {"items": items, "total": len(items)}
 
 
 @router.get("/contracts/{contract_id}", response_model=ContractRead, summary="Get a contract")
-def get_contract(contract_id: int, session: SessionDep, principal: PrincipalDep) -> Any:
+def get_contract(contract_id: Id, session: SessionDep, principal: PrincipalDep) -> Any:
     """One contract (404 for anyone but staff and the pairing's organisations)."""
     return svc.get_contract(session, contract_id, principal)
 
 
 @router.patch("/contracts/{contract_id}", response_model=ContractRead, summary="Change a contract")
-def update_contract(contract_id: int, body: ContractUpdate, session: SessionDep, principal: PrincipalDep) -> Any:
+def update_contract(contract_id: Id, body: ContractUpdate, session: SessionDep, principal: PrincipalDep) -> Any:
     """Change the given fields of a contract (managers)."""
     return svc.update_contract(session, contract_id, body, principal)
 
 
 @router.delete("/contracts/{contract_id}", status_code=status.HTTP_204_NO_CONTENT, summary="Delete a contract")
-def delete_contract(contract_id: int, session: SessionDep, principal: PrincipalDep) -> Response:
+def delete_contract(contract_id: Id, session: SessionDep, principal: PrincipalDep) -> Response:
     """Delete a contract (managers); a landed pairing keeps at least one (409)."""
     svc.delete_contract(session, contract_id, principal)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
@@ -63,7 +64,7 @@ def delete_contract(contract_id: int, session: SessionDep, principal: PrincipalD
 
 @router.put("/contracts/{contract_id}/file", response_model=ContractRead, summary="Attach the contract file")
 async def put_contract_file(
-    contract_id: int,
+    contract_id: Id,
     session: SessionDep,
     settings: SettingsDep,
     principal: PrincipalDep,
@@ -83,7 +84,7 @@ async def put_contract_file(
     summary="Download the contract file",
     responses={200: {"content": {t: {} for t in svc.CONTRACT_FILE_TYPES.values()}}},
 )
-def get_contract_file(contract_id: int, session: SessionDep, settings: SettingsDep, principal: PrincipalDep) -> Any:
+def get_contract_file(contract_id: Id, session: SessionDep, settings: SettingsDep, principal: PrincipalDep) -> Any:
     """The stored contract file (staff, and the organisations of the pairing)."""
     path, media_type, name = svc.contract_file(session, contract_id, settings.data_dir, principal)
     return FileResponse(path, media_type=media_type, filename=name)
@@ -95,18 +96,18 @@ def get_contract_file(contract_id: int, session: SessionDep, settings: SettingsD
     response_model=LandingRead,
     summary="Record the landing",
 )
-def record_landing(match_id: int, body: LandingCreate, session: SessionDep, principal: PrincipalDep) -> Any:
+def record_landing(match_id: Id, body: LandingCreate, session: SessionDep, principal: PrincipalDep) -> Any:
     """Record the carrier, date and funding of a signed pairing and move it to 落地 (409 without a contract)."""
     return svc.record_landing(session, match_id, body, principal)
 
 
 @router.get("/matches/{match_id}/landing", response_model=LandingRead, summary="Landing of a pairing")
-def get_landing(match_id: int, session: SessionDep, principal: PrincipalDep) -> Any:
+def get_landing(match_id: Id, session: SessionDep, principal: PrincipalDep) -> Any:
     """Where and how the pairing landed (404 when it has not)."""
     return svc.get_landing(session, match_id, principal)
 
 
 @router.patch("/matches/{match_id}/landing", response_model=LandingRead, summary="Correct the landing")
-def update_landing(match_id: int, body: LandingUpdate, session: SessionDep, principal: PrincipalDep) -> Any:
+def update_landing(match_id: Id, body: LandingUpdate, session: SessionDep, principal: PrincipalDep) -> Any:
     """Correct the landing record (managers)."""
     return svc.update_landing(session, match_id, body, principal)

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Query, Request
 
 from matchmaker.api.deps import PrincipalDep, SessionDep
 from matchmaker.models.dedup import DuplicateMerge
+from matchmaker.schemas.common import Id
 from matchmaker.schemas.listings import (
     DupKind,
     DuplicateGroupList,
@@ -86,7 +87,7 @@ def list_merges(
 
 
 @router.post("/merges/{merge_id}/undo", response_model=MergeRead, summary="Undo a merge")
-def undo(merge_id: int, session: SessionDep, principal: PrincipalDep) -> MergeRead:
+def undo(merge_id: Id, session: SessionDep, principal: PrincipalDep) -> MergeRead:
     """Put back every record, pairing, history line and audit entry the merge moved."""
     return _merge_read(merging.undo(session, merge_id, principal))
 

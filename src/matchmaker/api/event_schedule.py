@@ -6,6 +6,7 @@ from fastapi import APIRouter, Query, Response
 from fastapi.responses import HTMLResponse
 
 from matchmaker.api.deps import PrincipalDep, SessionDep
+from matchmaker.schemas.common import Id
 from matchmaker.schemas.events import (
     AgendaParams,
     AgendaRead,
@@ -38,19 +39,19 @@ def _attachment(content: bytes, media_type: str, filename: str) -> Response:
 
 
 @router.post("/schedule", response_model=ScheduleRead, summary="Schedule the meetings")
-def schedule(event_id: int, body: ScheduleBody, session: SessionDep, principal: PrincipalDep) -> ScheduleRead:
+def schedule(event_id: Id, body: ScheduleBody, session: SessionDep, principal: PrincipalDep) -> ScheduleRead:
     """Place the accepted requests in slots and at tables with CP-SAT, keeping pinned meetings (staff)."""
     svc.run_schedule(session, event_id, body.time_limit_s, principal)
     return ScheduleRead(**svc.get_schedule(session, event_id, principal))
 
 
 @router.get("/schedule", response_model=ScheduleRead, summary="The schedule grid")
-def get_schedule(event_id: int, session: SessionDep, principal: PrincipalDep) -> ScheduleRead:
+def get_schedule(event_id: Id, session: SessionDep, principal: PrincipalDep) -> ScheduleRead:
     """Slots, tables, meetings and the accepted requests not placed with the reason (staff)."""
     return ScheduleRead(**svc.get_schedule(session, event_id, principal))
 
 
-def _meeting(session: SessionDep, principal: PrincipalDep, event_id: int, meeting_id: int) -> MeetingRead:
+def _meeting(session: SessionDep, principal: PrincipalDep, event_id: Id, meeting_id: Id) -> MeetingRead:
     event = get_event(session, event_id, principal)
     meeting = svc.get_meeting(session, event_id, meeting_id)
     return MeetingRead(**svc.present_meetings(session, event, [meeting], principal)[0])
@@ -58,7 +59,7 @@ def _meeting(session: SessionDep, principal: PrincipalDep, event_id: int, meetin
 
 @router.patch("/meetings/{meeting_id}", response_model=MeetingRead, summary="Move or pin a meeting")
 def change_meeting(
-    event_id: int, meeting_id: int, body: MeetingChange, session: SessionDep, principal: PrincipalDep
+    event_id: Id, meeting_id: Id, body: MeetingChange, session: SessionDep, principal: PrincipalDep
 ) -> MeetingRead:
     """Move a meeting to a free table or slot, or pin it, so that a re-solve keeps it (staff)."""
     svc.change_meeting(session, event_id, meeting_id, body.model_dump(exclude_unset=True), principal)
@@ -66,9 +67,7 @@ def change_meeting(
 
 
 @router.post("/meetings/{meeting_id}/check-in", response_model=MeetingRead, summary="Check a meeting in")
-def check_in(
-    event_id: int, meeting_id: int, body: CheckIn, session: SessionDep, principal: PrincipalDep
-) -> MeetingRead:
+def check_in(event_id: Id, meeting_id: Id, body: CheckIn, session: SessionDep, principal: PrincipalDep) -> MeetingRead:
     """On the day: the meeting was held (met) or not (no_show, with who was missing) (staff)."""
     svc.check_in(session, event_id, meeting_id, body.attendance, body.no_show_participant_ids, principal)
     return _meeting(session, principal, event_id, meeting_id)
@@ -81,8 +80,8 @@ def check_in(
     summary="A participant's agenda",
 )
 def participant_agenda(
-    event_id: int,
-    participant_id: int,
+    event_id: Id,
+    participant_id: Id,
     session: SessionDep,
     principal: PrincipalDep,
     params: Annotated[AgendaParams, Query()],
@@ -108,7 +107,7 @@ def participant_agenda(
     summary="The table plan",
 )
 def table_plan(
-    event_id: int,
+    event_id: Id,
     session: SessionDep,
     principal: PrincipalDep,
     params: Annotated[TablePlanParams, Query()],
@@ -121,6 +120,6 @@ def table_plan(
 
 
 @router.get("/results", response_model=ResultsRead, summary="The event's results")
-def results(event_id: int, session: SessionDep, principal: PrincipalDep) -> ResultsRead:
+def results(event_id: Id, session: SessionDep, principal: PrincipalDep) -> ResultsRead:
     """Meetings held, no-shows, pairings created and advanced, and how many are signed or landed since (staff)."""
     return ResultsRead(**event_results.results(session, event_id, principal))

@@ -130,7 +130,7 @@ def get_run(run_id: Id, session: SessionDep, principal: StaffDep) -> dict[str, A
 
 
 @router.get("/matching-runs/{run_id}/unmatched", response_model=UnmatchedNeeds, summary="Needs without a good match")
-def run_unmatched(run_id: int, session: SessionDep, principal: StaffDep) -> dict[str, Any]:
+def run_unmatched(run_id: Id, session: SessionDep, principal: StaffDep) -> dict[str, Any]:
     """Needs of a run none of whose pairings reached the 可能 band (暂无合适成果): where to look for achievements."""
     items = runs.unmatched_needs(session, run_id)
     return {"items": items, "total": len(items)}

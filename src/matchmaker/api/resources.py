@@ -10,6 +10,7 @@ from starlette.concurrency import run_in_threadpool
 from matchmaker.api.deps import PrincipalDep, SessionDep, SettingsDep
 from matchmaker.errors import ValidationFailed
 from matchmaker.schemas import ImportReport, Page
+from matchmaker.schemas.common import Id
 from matchmaker.schemas.landing import (
     ResourceCreate,
     ResourceExportParams,
@@ -73,19 +74,19 @@ def export_resources(
 
 
 @router.get("/resources/{resource_id}", response_model=ResourceRead, summary="Get a resource")
-def get_resource(resource_id: int, session: SessionDep, principal: PrincipalDep) -> Any:
+def get_resource(resource_id: Id, session: SessionDep, principal: PrincipalDep) -> Any:
     """One resource."""
     return svc.get_resource(session, resource_id)
 
 
 @router.patch("/resources/{resource_id}", response_model=ResourceRead, summary="Change a resource")
-def update_resource(resource_id: int, body: ResourceUpdate, session: SessionDep, principal: PrincipalDep) -> Any:
+def update_resource(resource_id: Id, body: ResourceUpdate, session: SessionDep, principal: PrincipalDep) -> Any:
     """Change the given fields (managers)."""
     return svc.update_resource(session, resource_id, body, principal)
 
 
 @router.delete("/resources/{resource_id}", status_code=status.HTTP_204_NO_CONTENT, summary="Delete a resource")
-def delete_resource(resource_id: int, session: SessionDep, principal: PrincipalDep) -> Response:
+def delete_resource(resource_id: Id, session: SessionDep, principal: PrincipalDep) -> Response:
     """Delete a resource (managers)."""
     svc.delete_resource(session, resource_id, principal)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
@@ -123,7 +124,7 @@ Limit = Annotated[int, Query(ge=1, le=50)]
 
 @router.get("/achievements/{achievement_id}/resources", response_model=ResourceFitList, summary="Resources that fit")
 def achievement_resources(
-    achievement_id: int, request: Request, session: SessionDep, principal: PrincipalDep, limit: Limit = 10
+    achievement_id: Id, request: Request, session: SessionDep, principal: PrincipalDep, limit: Limit = 10
 ) -> Any:
     """The resources that fit an achievement (landing in 天津), ranked and explained."""
     return svc.fitting_resources(session, _cache(request), principal, achievement_id=achievement_id, limit=limit)
@@ -131,7 +132,7 @@ def achievement_resources(
 
 @router.get("/matches/{match_id}/resources", response_model=ResourceFitList, summary="Resources for a pairing")
 def match_resources(
-    match_id: int, request: Request, session: SessionDep, principal: PrincipalDep, limit: Limit = 10
+    match_id: Id, request: Request, session: SessionDep, principal: PrincipalDep, limit: Limit = 10
 ) -> Any:
     """The resources that fit a pairing's achievement, landing where its need is, ranked and explained."""
     return svc.fitting_resources(session, _cache(request), principal, match_id=match_id, limit=limit)

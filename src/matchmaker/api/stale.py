@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 
 from matchmaker.api.deps import PrincipalDep, SessionDep
+from matchmaker.schemas.common import Id
 from matchmaker.schemas.listings import DupKind, StaleCheckRead, StaleCloseRead, StaleConfirmRead, StaleList, StalePass
 from matchmaker.services import staleness as svc
 
@@ -22,13 +23,13 @@ def list_stale(request: Request, session: SessionDep, principal: PrincipalDep, k
 
 
 @router.post("/{kind}/{record_id}/confirm", response_model=StaleConfirmRead, summary="Confirm a record is current")
-def confirm(kind: DupKind, record_id: int, session: SessionDep, principal: PrincipalDep) -> StaleConfirmRead:
+def confirm(kind: DupKind, record_id: Id, session: SessionDep, principal: PrincipalDep) -> StaleConfirmRead:
     """The need is still open (the achievement still available): touch it and drop its stale flag."""
     return StaleConfirmRead(kind=kind, id=record_id, updated_at=svc.confirm(session, kind, record_id, principal))
 
 
 @router.post("/{kind}/{record_id}/close", response_model=StaleCloseRead, summary="Close a stale record")
-def close(kind: DupKind, record_id: int, session: SessionDep, principal: PrincipalDep) -> StaleCloseRead:
+def close(kind: DupKind, record_id: Id, session: SessionDep, principal: PrincipalDep) -> StaleCloseRead:
     """The need is solved (the achievement no longer offered): close it; it is kept, never deleted."""
     return StaleCloseRead(kind=kind, id=record_id, status=svc.close(session, kind, record_id, principal))
 

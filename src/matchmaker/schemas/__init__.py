@@ -328,7 +328,7 @@ class RowError(BaseModel):
 class RowDuplicate(BaseModel):
     """One probable duplicate of an import row: an existing record or another row of the file."""
 
-    record_id: int | None = None
+    record_id: Id | None = None
     row: int | None = None
     probability: float
     evidence: dict[str, float]
@@ -344,7 +344,7 @@ class RowDuplicates(BaseModel):
 class ImportReport(BaseModel):
     """What an import did (or, with dry_run, would do)."""
 
-    batch_id: int | None
+    batch_id: Id | None
     dry_run: bool
     atomic: bool
     written: bool

@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from matchmaker.schemas.common import UtcDateTime
+from matchmaker.schemas.common import Id, UtcDateTime
 
 
 class LoginRequest(BaseModel):
@@ -91,7 +91,7 @@ class UserRead(BaseModel):
     id: int
     email: str
     role: str
-    org_id: int | None
+    org_id: Id | None
     active: bool
     created_at: UtcDateTime | None
 

@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from matchmaker.schemas import Chain, Day, ExternalId, OptStr300, Region, Text, Trl, _number
-from matchmaker.schemas.common import UtcDateTime
+from matchmaker.schemas.common import Id, UtcDateTime
 
 STAGES = (
     "draft",
@@ -99,7 +99,7 @@ class ChallengeCreate(_Input):
     model_config = ConfigDict(json_schema_extra={"examples": [_EXAMPLE]})
 
     external_id: ExternalId = None
-    demand_ids: list[int] = Field(default_factory=list, max_length=20)
+    demand_ids: list[Id] = Field(default_factory=list, max_length=20)
     title: Name | None = None
     goal: Annotated[Text, Field(min_length=1, max_length=5000)] | None = None
     background: Annotated[Text, Field(max_length=5000)] | None = None
@@ -147,7 +147,7 @@ class ChallengeUpdate(_Input):
 class IndicatorResult(_Input):
     """验收: the measured value of one indicator and whether it is met."""
 
-    indicator_id: int
+    indicator_id: Id
     measured_value: Measure
     met: bool
 
@@ -157,14 +157,14 @@ class Move(_Input):
 
     to: Stage
     reason: Annotated[Text, Field(max_length=2000)] | None = None
-    proposal_id: int | None = Field(default=None, description="the winning proposal (揭榜成功)")
+    proposal_id: Id | None = Field(default=None, description="the winning proposal (揭榜成功)")
     results: list[IndicatorResult] | None = Field(default=None, description="every indicator's result (验收)")
 
 
 class ExpertAssign(_Input):
     """Assign an expert (a user with the expert role) to a challenge."""
 
-    user_id: int
+    user_id: Id
     conflicts: list[Name] = Field(default_factory=list, max_length=20)
 
 
@@ -187,7 +187,7 @@ class MemberIn(_Input):
 class PromiseIn(_Input):
     """The value a team promises for one indicator."""
 
-    indicator_id: int
+    indicator_id: Id
     value: Measure
 
 
@@ -206,7 +206,7 @@ class ProposalCreate(_Input):
     partners: list[MemberIn] = Field(default_factory=list, max_length=9)
     team: Annotated[Text, Field(min_length=1, max_length=5000)]
     approach: Annotated[Text, Field(min_length=1, max_length=10000)]
-    achievement_ids: list[int] = Field(default_factory=list, max_length=20)
+    achievement_ids: list[Id] = Field(default_factory=list, max_length=20)
     promises: list[PromiseIn] = Field(min_length=1, max_length=30)
     budget_wan: Wan
     schedule: list[MilestoneIn] = Field(min_length=1, max_length=30)
@@ -220,7 +220,7 @@ class ProposalUpdate(_Input):
     partners: list[MemberIn] | None = Field(default=None, max_length=9)
     team: Annotated[Text, Field(min_length=1, max_length=5000)] | None = None
     approach: Annotated[Text, Field(min_length=1, max_length=10000)] | None = None
-    achievement_ids: list[int] | None = Field(default=None, max_length=20)
+    achievement_ids: list[Id] | None = Field(default=None, max_length=20)
     promises: list[PromiseIn] | None = Field(default=None, min_length=1, max_length=30)
     budget_wan: Wan | None = None
     schedule: list[MilestoneIn] | None = Field(default=None, min_length=1, max_length=30)
@@ -264,7 +264,7 @@ class ChallengeRead(BaseModel):
     region: str
     issuers: list[str] | None
     issuer_hidden: bool
-    demand_ids: list[int]
+    demand_ids: list[Id]
     bounty_wan: float
     cofund_wan: float | None
     total_wan: float
@@ -280,7 +280,7 @@ class ChallengeRead(BaseModel):
     stage: str
     stage_label: str
     allowed_moves: list[str]
-    awarded_proposal_id: int | None
+    awarded_proposal_id: Id | None
     decision_reason: str | None
     indicators: list[IndicatorRead]
     rubric: list[CriterionRead]
@@ -300,7 +300,7 @@ class EventRead(BaseModel):
     from_stage: str | None = Field(serialization_alias="from")
     to: str
     reason: str | None
-    actor_id: int | None
+    actor_id: Id | None
     at: UtcDateTime
 
 
@@ -319,7 +319,7 @@ class ProposalRead(BaseModel):
     """A proposal as the caller may see it (applicants masked from the issuer when the challenge says so)."""
 
     id: int
-    challenge_id: int
+    challenge_id: Id
     status: str
     applicant: str | None
     applicant_hidden: bool
@@ -328,7 +328,7 @@ class ProposalRead(BaseModel):
     members: list[MemberRead]
     team: str
     approach: str
-    achievement_ids: list[int]
+    achievement_ids: list[Id]
     promises: list[dict[str, Any]]
     budget_wan: float
     schedule: list[dict[str, Any]]
@@ -344,7 +344,7 @@ class ProposalPage(BaseModel):
 
 
 class ExpertRead(BaseModel):
-    user_id: int
+    user_id: Id
     email: str
     organisation: str | None
     conflicts: list[str]
@@ -358,8 +358,8 @@ class ExpertList(BaseModel):
 
 
 class ScoreRead(BaseModel):
-    proposal_id: int
-    expert_id: int
+    proposal_id: Id
+    expert_id: Id
     scores: dict[str, float]
     total: float
     comment: str | None
@@ -367,7 +367,7 @@ class ScoreRead(BaseModel):
 
 class RankedProposal(BaseModel):
     rank: int
-    proposal_id: int
+    proposal_id: Id
     applicant: str | None
     mean: float | None
     spread: float | None

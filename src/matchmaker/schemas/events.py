@@ -8,7 +8,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from matchmaker.domain import normalize_chain
-from matchmaker.schemas.common import UtcDateTime
+from matchmaker.schemas.common import Id, UtcDateTime
 from matchmaker.schemas.queries import PageParams
 
 EventKind = Literal["项目推介", "供需对接", "融资路演", "其他"]
@@ -64,7 +64,7 @@ class EventCreate(BaseModel):
     tables: int = Field(ge=1, le=500)
     default_cap: int = Field(default=8, ge=1, le=100)
     auto_accept: bool = False
-    organiser_ids: list[int] = Field(default_factory=list)
+    organiser_ids: list[Id] = Field(default_factory=list)
     registration_opens_at: UtcDateTime | None = None
     registration_closes_at: UtcDateTime | None = None
 
@@ -94,7 +94,7 @@ class EventUpdate(BaseModel):
     tables: int | None = Field(default=None, ge=1, le=500)
     default_cap: int | None = Field(default=None, ge=1, le=100)
     auto_accept: bool | None = None
-    organiser_ids: list[int] | None = None
+    organiser_ids: list[Id] | None = None
     registration_opens_at: UtcDateTime | None = None
     registration_closes_at: UtcDateTime | None = None
 
@@ -135,7 +135,7 @@ class EventRead(BaseModel):
     tables: int
     default_cap: int
     auto_accept: bool
-    organiser_ids: list[int]
+    organiser_ids: list[Id]
     registration_opens_at: UtcDateTime | None
     registration_closes_at: UtcDateTime | None
     status: str
@@ -164,8 +164,8 @@ class ParticipantCreate(BaseModel):
     organisation: str | None = Field(default=None, min_length=1, max_length=200, description="staff only")
     role: ParticipantRole | None = Field(default=None, description="staff only; members take their own role")
     people: list[Person] = Field(default_factory=list, max_length=20)
-    demand_ids: list[int] = Field(default_factory=list, max_length=50)
-    achievement_ids: list[int] = Field(default_factory=list, max_length=50)
+    demand_ids: list[Id] = Field(default_factory=list, max_length=50)
+    achievement_ids: list[Id] = Field(default_factory=list, max_length=50)
     available_slots: list[int] | None = Field(default=None, description="slot indexes; omitted: every slot")
     cap: int | None = Field(default=None, ge=1, le=100)
 
@@ -173,8 +173,8 @@ class ParticipantCreate(BaseModel):
 class ParticipantUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
     people: list[Person] | None = Field(default=None, max_length=20)
-    demand_ids: list[int] | None = Field(default=None, max_length=50)
-    achievement_ids: list[int] | None = Field(default=None, max_length=50)
+    demand_ids: list[Id] | None = Field(default=None, max_length=50)
+    achievement_ids: list[Id] | None = Field(default=None, max_length=50)
     available_slots: list[int] | None = None
     all_slots: bool | None = Field(default=None, description="true: available in every slot")
     cap: int | None = Field(default=None, ge=1, le=100)
@@ -182,8 +182,8 @@ class ParticipantUpdate(BaseModel):
 
 class ParticipantRead(BaseModel):
     id: int
-    event_id: int
-    org_id: int
+    event_id: Id
+    org_id: Id
     organisation: str
     role: str
     role_label: str
@@ -203,11 +203,11 @@ class RequestCreate(BaseModel):
     """A participant asks to meet another; staff add a meeting between any two participants."""
 
     model_config = ConfigDict(extra="forbid")
-    with_participant_id: int | None = Field(default=None, description="members: the participant to meet")
-    first_participant_id: int | None = Field(default=None, description="staff: one side")
-    second_participant_id: int | None = Field(default=None, description="staff: the other side")
-    demand_id: int | None = None
-    achievement_id: int | None = None
+    with_participant_id: Id | None = Field(default=None, description="members: the participant to meet")
+    first_participant_id: Id | None = Field(default=None, description="staff: one side")
+    second_participant_id: Id | None = Field(default=None, description="staff: the other side")
+    demand_id: Id | None = None
+    achievement_id: Id | None = None
     note: str | None = Field(default=None, max_length=2000)
 
 
@@ -233,7 +233,7 @@ class Response(BaseModel):
 
 
 class SideRead(BaseModel):
-    participant_id: int | None
+    participant_id: Id | None
     organisation: str
     role: str
     response: str
@@ -243,7 +243,7 @@ class SideRead(BaseModel):
 
 class RequestRead(BaseModel):
     id: int
-    event_id: int
+    event_id: Id
     origin: str
     status: str
     mutual: bool
@@ -254,7 +254,7 @@ class RequestRead(BaseModel):
     score: float | None
     explanation: dict[str, Any]
     note: str | None
-    meeting_id: int | None
+    meeting_id: Id | None
 
 
 class RequestList(BaseModel):
@@ -269,31 +269,31 @@ class ScheduleBody(BaseModel):
 
 class MeetingRead(BaseModel):
     id: int
-    request_id: int
+    request_id: Id
     slot: int
     start: str
     end: str
     table: int
     pinned: bool
     attendance: str
-    no_show_ids: list[int]
+    no_show_ids: list[Id]
     first: SideRead
     second: SideRead
     demand: dict[str, Any] | None
     achievement: dict[str, Any] | None
     score: float | None
-    match_id: int | None
+    match_id: Id | None
 
 
 class UnplacedRead(BaseModel):
-    request_id: int
+    request_id: Id
     reason: str
     reason_label: str
-    participant_id: int | None
+    participant_id: Id | None
 
 
 class ScheduleRead(BaseModel):
-    event_id: int
+    event_id: Id
     status: str
     slots: list[Slot]
     tables: int
@@ -316,11 +316,11 @@ class CheckIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     attendance: Literal["met", "no_show"]
-    no_show_participant_ids: list[int] = Field(default_factory=list)
+    no_show_participant_ids: list[Id] = Field(default_factory=list)
 
 
 class AgendaItem(BaseModel):
-    meeting_id: int
+    meeting_id: Id
     slot: int
     start: str
     end: str
@@ -334,16 +334,16 @@ class AgendaItem(BaseModel):
 
 
 class AgendaRead(BaseModel):
-    event_id: int
+    event_id: Id
     title: str
     venue: str | None
-    participant_id: int
+    participant_id: Id
     organisation: str
     items: list[AgendaItem]
 
 
 class ResultsRead(BaseModel):
-    event_id: int
+    event_id: Id
     status: str
     meetings_scheduled: int
     meetings_held: int

@@ -24,7 +24,7 @@ from matchmaker.schemas import (
     _number,
     _split_list,
 )
-from matchmaker.schemas.common import UtcDateTime
+from matchmaker.schemas.common import Id, UtcDateTime
 from matchmaker.schemas.queries import PageParams, _Params
 
 
@@ -122,7 +122,7 @@ class ContractRead(BaseModel):
     """A contract as stored."""
 
     id: int
-    match_id: int
+    match_id: Id
     contract_type: str
     title: str
     parties: list[PartyRead]
@@ -198,7 +198,7 @@ class LandingRead(BaseModel):
     """A landing record."""
 
     id: int
-    match_id: int
+    match_id: Id
     carrier_kind: str
     carrier_name: str
     region: str
@@ -318,8 +318,8 @@ class ResourceFit(BaseModel):
 class ResourceFitList(BaseModel):
     """The resources that fit one achievement, best first."""
 
-    achievement_id: int
-    match_id: int | None
+    achievement_id: Id
+    match_id: Id | None
     target_region: str
     items: list[ResourceFit]
 

@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from matchmaker.schemas.common import UtcDateTime
+from matchmaker.schemas.common import Id, UtcDateTime
 
 # ---------------------------------------------------------------------------------------------- duplicate listings
 DupKind = Literal["achievements", "demands"]
@@ -83,8 +83,8 @@ class MergeRequest(BaseModel):
         json_schema_extra={"examples": [{"kind": "achievements", "survivor_id": 12, "record_ids": [57, 90]}]},
     )
     kind: DupKind
-    survivor_id: int
-    record_ids: list[int] = Field(min_length=1, max_length=100)
+    survivor_id: Id
+    record_ids: list[Id] = Field(min_length=1, max_length=100)
 
 
 class MergeRead(BaseModel):
@@ -93,10 +93,10 @@ class MergeRead(BaseModel):
     model_config = ConfigDict(from_attributes=True)
     id: int
     kind: str
-    survivor_id: int
-    merged_ids: list[int]
+    survivor_id: Id
+    merged_ids: list[Id]
     status: str
-    actor_id: int | None
+    actor_id: Id | None
     created_at: UtcDateTime
     undone_at: UtcDateTime | None
     moved_pairings: int
@@ -114,7 +114,7 @@ class NotDuplicatesRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     kind: DupKind
-    record_ids: list[int] = Field(min_length=2, max_length=100)
+    record_ids: list[Id] = Field(min_length=2, max_length=100)
 
 
 class NotDuplicatesRead(BaseModel):

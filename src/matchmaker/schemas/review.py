@@ -26,8 +26,8 @@ class Pairing(BaseModel):
     status: str
     rank: int
     score: float
-    run_id: int | None
-    assignee_id: int | None
+    run_id: Id | None
+    assignee_id: Id | None
     reject_reason: str | None
     disclosed: bool
     notes: list[Note]
@@ -71,7 +71,7 @@ class HistoryEvent(BaseModel):
     to: str
     reason: str | None
     note: str | None
-    actor_id: int | None
+    actor_id: Id | None
     at: UtcDateTime
 
 
@@ -101,7 +101,7 @@ class StageTime(BaseModel):
 class ManagerFigures(BaseModel):
     """The pairings assigned to one manager, by status."""
 
-    user_id: int
+    user_id: Id
     email: str | None
     by_status: dict[str, int]
     total: int
