@@ -27,7 +27,7 @@ from matchmaker.search.consortium import (
     suggest_teams,
 )
 from matchmaker.search.embedding import create_embedder
-from matchmaker.search.evaluation import _achievement_doc
+from matchmaker.search.eval_data import achievement_row_doc
 from matchmaker.search.matcher import Matcher
 from matchmaker.search.ranking import NeedFacts
 from matchmaker.services.challenge_suggestions import RELEVANT_SCORE, indicator_query
@@ -40,7 +40,7 @@ def build(embedder_spec: str, rows: list[dict[str, Any]]) -> Matcher:
     """A matcher over the sample supply list (ids 1..n in file order)."""
     embedder = create_embedder(embedder_spec, to_simplified=True)
     matcher = Matcher(embedder)
-    docs = [_achievement_doc(i, row) for i, row in enumerate(rows, start=1)]
+    docs = [achievement_row_doc(i, row) for i, row in enumerate(rows, start=1)]
     vectors = np.asarray(embedder.encode_documents([d.text for d in docs]), dtype=np.float32)
     matcher.lists["achievements"].upsert(docs, vectors)
     return matcher

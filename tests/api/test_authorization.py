@@ -127,7 +127,7 @@ def _event_body() -> dict[str, Any]:
 
 
 def _landed_pairing(client: TestClient, session: Session, ids: dict[str, int]) -> dict[str, int]:
-    """A landed pairing of the confidential need and uni_a's published achievement, its contract (with file), landing."""
+    """A landed pairing of the confidential need and uni_a's published achievement, its contract, its landing."""
     landed = Match(demand_id=ids["dem_a"], achievement_id=ids["ach_a_landed"], rank=2, score=0.7, status="landed")
     session.add(landed)
     session.flush()

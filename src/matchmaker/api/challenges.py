@@ -29,7 +29,7 @@ from matchmaker.schemas.challenges import (
     Stage,
     SuggestionPage,
 )
-from matchmaker.schemas.common import Id
+from matchmaker.schemas.common import MAX_DB_INT, Id
 from matchmaker.services import challenge_flow as flow
 from matchmaker.services import challenge_proposals as proposals
 from matchmaker.services import challenge_review as review
@@ -47,7 +47,7 @@ def list_challenges(
     stage: Annotated[list[Stage] | None, Query(description="draft, vetting, published, ...")] = None,
     field: Chain | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_DB_INT)] = 0,
 ) -> dict[str, Any]:
     """The challenges the caller may see, latest deadline first."""
     items, total = svc.list_challenges(

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query, Request
 
 from matchmaker.api.deps import PrincipalDep, SessionDep
 from matchmaker.models.dedup import DuplicateMerge
-from matchmaker.schemas.common import Id
+from matchmaker.schemas.common import MAX_DB_INT, Id
 from matchmaker.schemas.listings import (
     DupKind,
     DuplicateGroupList,
@@ -52,7 +52,7 @@ def list_groups(
     principal: PrincipalDep,
     kind: DupKind = "achievements",
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_DB_INT)] = 0,
 ) -> DuplicateGroupList:
     """Groups of records that are probably one achievement or need, most probable first."""
     return DuplicateGroupList.model_validate(svc.list_groups(session, kind, principal, limit=limit, offset=offset))

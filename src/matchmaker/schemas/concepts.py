@@ -83,4 +83,4 @@ class ConceptListParams(BaseModel):
     relation: str | None = Field(default=None, pattern="^(synonym|broader|symptom|opposite)$")
     origin: str | None = Field(default=None, pattern="^(starter|manager|learned)$")
     limit: int = Field(default=100, ge=1, le=500)
-    offset: int = Field(default=0, ge=0)
+    offset: int = Field(default=0, ge=0, le=2**63 - 1)

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from datetime import date, time
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, WithJsonSchema, field_validator
 
 from matchmaker.domain import normalize_chain
 from matchmaker.schemas.common import Id, UtcDateTime
@@ -14,6 +14,12 @@ from matchmaker.schemas.queries import PageParams
 EventKind = Literal["项目推介", "供需对接", "融资路演", "其他"]
 EventStatus = Literal["draft", "registration", "scheduling", "published", "running", "finished"]
 ParticipantRole = Literal["enterprise", "institution", "investor"]
+ClockTime = Annotated[
+    time,
+    PlainSerializer(lambda t: t.strftime("%H:%M"), return_type=str, when_used="json"),
+    WithJsonSchema({"type": "string", "pattern": r"^\d{2}:\d{2}$", "examples": ["09:00"]}, mode="serialization"),
+]
+"""A local clock time of the event's day, answered as HH:MM (a JSON-Schema "time" would demand a UTC offset)."""
 
 
 class TimeRange(BaseModel):
@@ -128,8 +134,8 @@ class EventRead(BaseModel):
     online_url: str | None
     chains: list[str]
     meeting_minutes: int
-    day_start: time
-    day_end: time
+    day_start: ClockTime
+    day_end: ClockTime
     breaks: list[dict[str, str]]
     slots: list[Slot]
     tables: int

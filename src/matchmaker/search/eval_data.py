@@ -97,11 +97,13 @@ def _source(row: Mapping[str, Any], fields: Sequence[str], status: str) -> Simpl
     return SimpleNamespace(**{**values, "status": status, "updated_at": None})
 
 
-def _achievement_doc(i: int, row: Mapping[str, Any]) -> Doc:
+def achievement_row_doc(i: int, row: Mapping[str, Any]) -> Doc:
+    """An achievement of a judged split (a JSON row) as the index document, with id ``i``."""
     return offer_doc(_source({**row, "id": i}, DOC_FIELDS["achievements"], ACHIEVEMENT_STATUS))
 
 
-def _need_doc(i: int, row: Mapping[str, Any]) -> Doc:
+def need_row_doc(i: int, row: Mapping[str, Any]) -> Doc:
+    """A need of a judged split (a JSON row) as the index document, with id ``i``."""
     return need_doc(_source({**row, "id": i}, DOC_FIELDS["demands"], "open"))
 
 
@@ -130,10 +132,10 @@ def load_split(path: str | Path) -> Split:
                 raise ValueError(f"{path / 'qrels.tsv'}:{n}: grade {grade} outside 0..3")
             if grade > 0:
                 qrels[need][ach] = grade
-    needs = tuple(_need_doc(i, r) for i, r in enumerate(d_rows, start=1))
+    needs = tuple(need_row_doc(i, r) for i, r in enumerate(d_rows, start=1))
     return Split(
         name=path.name,
-        achievements=tuple(_achievement_doc(i, r) for i, r in enumerate(a_rows, start=1)),
+        achievements=tuple(achievement_row_doc(i, r) for i, r in enumerate(a_rows, start=1)),
         needs=needs,
         achievement_ids=achievement_ids,
         need_ids=need_ids,
