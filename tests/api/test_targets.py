@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import io
-from datetime import datetime
+from datetime import date, datetime, time
 from typing import Any
 
 import openpyxl
@@ -12,6 +12,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
 from matchmaker.models import Match
+from matchmaker.models.events import Event
 from tests.factories import achievement, demand
 
 # (achievement region, chain, contract type, signed, total, tech, landing date or None)
@@ -62,7 +63,7 @@ def test_targets_progress_and_records(client: TestClient, records: list[dict[str
     assert research["records"][0]["contract_id"] == records[0]["contract"]
     assert research["records"][0]["enterprise"] == "津南医药物流有限公司"
     events = items["events"]
-    assert (events["target"], events["progress"], events["met"]) == (10, None, None)
+    assert (events["target"], events["progress"], events["met"]) == (10, 0, False)
     earlier = _items(client.get("/api/v1/stats/targets", params={"year": 2025}).json())
     assert (earlier["landed_from_jingji"]["progress"], earlier["joint_research_enterprises"]["progress"]) == (1, 1)
 
@@ -123,3 +124,25 @@ def test_report_workbook_matches_hand_counts(client: TestClient, records: list[d
     bad = client.get("/api/v1/stats/report", params={"since": "2026-12-31", "until": "2026-01-01"})
     assert (bad.status_code, bad.json()["fields"][0]["field"]) == (422, "until")
     assert client.get("/api/v1/stats/report", params={"since": "2026-01-01"}).status_code == 422
+
+
+def test_events_target_counts_the_finished_events_of_the_year(client: TestClient, session: Session) -> None:
+    day = {"meeting_minutes": 20, "day_start": time(9), "day_end": time(12), "tables": 4, "default_cap": 6}
+    for n, (starts_on, status) in enumerate(
+        [
+            (date(2026, 3, 5), "finished"),
+            (date(2026, 6, 1), "finished"),
+            (date(2026, 11, 20), "published"),
+            (date(2025, 9, 9), "finished"),
+        ]
+    ):
+        session.add(
+            Event(kind="供需对接", title=f"对接会{n}", starts_on=starts_on, ends_on=starts_on, status=status, **day)
+        )
+    session.commit()
+    events = _items(client.get("/api/v1/stats/targets", params={"year": 2026}).json())["events"]
+    # By hand: two 2026 events took place; the published one has not yet, the 2025 one counts for 2025.
+    assert (events["progress"], events["met"]) == (2, False)
+    assert [r["title"] for r in events["records"]] == ["对接会0", "对接会1"]
+    earlier = _items(client.get("/api/v1/stats/targets", params={"year": 2025}).json())["events"]
+    assert earlier["progress"] == 1

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from matchmaker.errors import ValidationFailed, field_error
 from matchmaker.models import Achievement, Demand, Match, utcnow
+from matchmaker.models.events import Event
 from matchmaker.models.landing import CentreTarget, Landing, TechContract
 from matchmaker.search.ranking import INBOUND_REGIONS, TARGET_REGION
 from matchmaker.services.access import Principal, require_staff
@@ -49,7 +50,7 @@ TARGETS: tuple[TargetSpec, ...] = (
         "项目推介、供需对接、融资路演等活动",
         "场",
         10,
-        "活动记录由活动模块登记；本服务尚无活动记录，进度不计",
+        "当年举办并已结束（状态为已结束）的活动，按活动计数",
     ),
 )
 SPECS = {t.key: t for t in TARGETS}
@@ -147,6 +148,16 @@ def joint_research(session: Session, since: date, until: date) -> list[dict[str,
     return out
 
 
+def events_held(session: Session, since: date, until: date) -> list[dict[str, Any]]:
+    """The events of the period that took place (status 已结束 / finished), by their first day."""
+    held = session.scalars(
+        select(Event)
+        .where(Event.status == "finished", Event.starts_on >= since, Event.starts_on <= until)
+        .order_by(Event.starts_on, Event.id)
+    )
+    return [{"event_id": e.id, "title": e.title, "kind": e.kind, "starts_on": e.starts_on.isoformat()} for e in held]
+
+
 def progress(session: Session, year: int, principal: Principal | None) -> dict[str, Any]:
     """Every target of the year with its progress and the records behind it (managers)."""
     require_staff(principal, "see the Centre's targets")
@@ -159,7 +170,7 @@ def progress(session: Session, year: int, principal: Principal | None) -> dict[s
     counted: dict[str, tuple[int | None, list[dict[str, Any]]]] = {
         "landed_from_jingji": (len({r["achievement_id"] for r in landed}), landed),
         "joint_research_enterprises": (len({r["enterprise"] for r in research}), research),
-        "events": (None, []),
+        "events": (len(events := events_held(session, since, until)), events),
     }
     items = []
     for spec in TARGETS:
