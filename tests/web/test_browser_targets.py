@@ -51,7 +51,7 @@ def test_targets_panel_shows_progress_and_records(
     expect(landed).to_contain_text(f"天开高教科创园-{tag}")
     research = page.locator("#target-joint_research_enterprises")
     expect(research.locator(".progress-figure")).to_have_text(re.compile(r"^1 / 5 家"))
-    expect(page.locator("#target-events")).to_contain_text("本服务无此项记录")
+    expect(page.locator("#target-events")).to_contain_text("0 / 10 场")  # no event has taken place yet
     # An enterprise member is refused the page.
     other = page.context.browser.new_context()
     member = other.new_page()

@@ -3,15 +3,12 @@ resources that fit an achievement or a signed pairing, ranked and explained by :
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
 import numpy as np
-import openpyxl
 from pydantic import BaseModel, ValidationError
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
@@ -31,6 +28,7 @@ from matchmaker.services.audit import audit
 from matchmaker.services.indexing import EmbeddingCache
 from matchmaker.services.readers import FileFormat, _csv_rows, _json_rows, _xlsx_rows, check_xlsx, decode_text
 from matchmaker.services.records import content_hash, get_record
+from matchmaker.services.tables import TableFormat, write_table
 
 LIST_COLUMNS = {"chains"}
 MONEY = {"ticket_min_wan", "ticket_max_wan"}
@@ -304,23 +302,8 @@ def export_resources(session: Session, query: ResourceQuery, fmt: str, headers: 
     if fmt == "json":
         data = [{t: _cell(getattr(r, c)) for c, t in zip(columns, titles, strict=True)} for r in items]
         return json.dumps(data, ensure_ascii=False, indent=1).encode("utf-8")
-    if fmt == "csv":
-        buffer = io.StringIO(newline="")
-        writer = csv.writer(buffer)
-        writer.writerow(titles)
-        for r in items:
-            writer.writerow(["" if (v := _cell(getattr(r, c))) is None else v for c in columns])
-        return b"\xef\xbb\xbf" + buffer.getvalue().encode("utf-8")
-    workbook = openpyxl.Workbook()
-    sheet = workbook.active
-    sheet.title = "载体与资源清单"
-    sheet.append(titles)
-    for r in items:
-        sheet.append([_cell(getattr(r, c)) for c in columns])
-    sheet.freeze_panes = "A2"
-    out = io.BytesIO()
-    workbook.save(out)
-    return out.getvalue()
+    rows = [["" if (v := _cell(getattr(r, c))) is None else v for c in columns] for r in items]
+    return write_table(cast(TableFormat, fmt), titles, rows, sheet="载体与资源清单")
 
 
 # ------------------------------------------------------------------------------------------------------------ fit

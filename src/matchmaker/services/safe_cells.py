@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from openpyxl.cell import WriteOnlyCell
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
 CSV_GUARD = "'"
@@ -44,9 +45,12 @@ def unguard_csv_value(value: Any) -> Any:
 
 
 def sheet_row(sheet: Any, values: Iterable[Any]) -> list[Any]:
-    """An XLSX row for ``sheet.append``: formula-looking text as typed string cells (no formula is stored)."""
+    """An XLSX row for ``sheet.append``: formula-looking text as typed string cells (no formula is stored), control
+    characters a worksheet cannot hold removed."""
     row: list[Any] = []
     for value in values:
+        if isinstance(value, str):
+            value = ILLEGAL_CHARACTERS_RE.sub("", value)  # control characters no worksheet may hold
         if looks_like_formula(value):
             cell = WriteOnlyCell(sheet, value=value)
             cell.data_type = "s"  # openpyxl made it a formula ("f") on assignment
