@@ -68,6 +68,8 @@ def test_enterprise_posts_a_need_and_asks_for_a_suggestion(
     expect(suggestions.first).to_be_visible()
     expect(suggestions.first.locator("p.sentence")).to_contain_text("语义相近")
     expect(suggestions.first.locator("ul.checks")).to_contain_text("成熟度")
+    # Every suggestion carries its confidence band (强 / 可能 / 弱 from search/bands.py).
+    expect(suggestions.first.locator(".badge")).to_have_text(re.compile("^(强匹配|可能匹配|弱匹配)$"))
     page.screenshot(path=str(screenshot_dir / "need.png"), full_page=True)
 
     suggestions.first.get_by_role("button", name="希望对接").click()

@@ -216,3 +216,28 @@ def test_import_dry_run_report_then_commit(
     assert session.scalar(select(Achievement.id).where(Achievement.external_id == "IMP-1")) is not None
     again = web_client.post("/imports/commit", data={"token": upload, "csrf_token": token})
     assert again.status_code == 404
+
+
+def test_suggestions_carry_their_band_and_say_when_none_is_good(
+    client: TestClient, web_client: TestClient, web_account: Callable[..., str]
+) -> None:
+    client.post(
+        "/api/v1/achievements",
+        json=achievement(external_id="BAND-A", title="钠离子电池正极材料", field="新能源", keywords=["钠离子电池"]),
+    )
+    need = client.post(
+        "/api/v1/demands",
+        json=demand(
+            external_id="BAND-D",
+            title="中药饮片炮制火候难以控制",
+            description="中药饮片炒制时火候全凭老师傅经验，批次间色泽和有效成分差异大。",
+            field="中医药",
+            keywords=["饮片炮制"],
+            min_trl=None,
+            preferred_modes=[],
+        ),
+    ).json()
+    web_sign_in(web_client, web_account("manager"))
+    page = web_client.get(f"/my/needs/{need['id']}").text
+    assert "弱匹配" in page  # the only achievement is unrelated: its badge says so
+    assert "暂无合适成果" in page  # and the page says no suggestion is good enough

@@ -14,6 +14,7 @@ from matchmaker.domain import CHAINS, REGIONS, TRANSFER_MODES
 from matchmaker.errors import Conflict, MatchmakerError
 from matchmaker.kinds import ACHIEVEMENTS as ACHIEVEMENT_SPEC
 from matchmaker.kinds import DEMANDS, KindSpec
+from matchmaker.search.bands import BAND_NAMES_EN
 from matchmaker.services import interest, matching
 from matchmaker.services import records as svc
 from matchmaker.services.access import Principal, require_role
@@ -202,7 +203,10 @@ def _detail(kind: Kind) -> Any:
         for s, pair in zip(suggestions, pairs, strict=True):
             s["asked"] = pair in asked
             s["pair"] = pair
-        context = {"kind": kind, "r": record, "suggestions": suggestions, "pending": pending}
+            s["band_key"] = BAND_NAMES_EN.get(s.get("band", ""))  # 强 → strong: the badge's class and label
+        # "暂无合适成果" / "暂无合适需求" when no suggestion reaches the 可能 band: the API's own verdict.
+        no_good = matching.verdict(suggestions, kind.spec.other_kind) if suggestions else None
+        context = {"kind": kind, "r": record, "suggestions": suggestions, "pending": pending, "no_good": no_good}
         return render(request, "record_detail.html", context)
 
     return detail

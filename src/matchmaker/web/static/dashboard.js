@@ -11,6 +11,7 @@ document.addEventListener("DOMContentLoaded", () => {
     charts.push(chart);
   };
   const grid = { left: 8, right: 16, top: 24, bottom: 8, containLabel: true };
+  const roomyGrid = Object.assign({}, grid, { top: 40 }); // room for a legend or an axis name above the plot
   draw("chart-funnel", {
     series: [{ type: "funnel", sort: "none", left: "10%", width: "80%", minSize: "8%",
       label: { formatter: "{b}：{c}" }, data: data.funnel }],
@@ -24,16 +25,16 @@ document.addEventListener("DOMContentLoaded", () => {
     series: [{ type: "bar", name: L.pairings, data: data.chains.values, label: { show: true, position: "right" } }],
   });
   draw("chart-stages", {
-    grid, xAxis: { type: "category", data: data.stages.names }, yAxis: { type: "value", name: L.hours },
+    grid: roomyGrid, xAxis: { type: "category", data: data.stages.names }, yAxis: { type: "value", name: L.hours },
     series: [{ type: "bar", name: L.hours, data: data.stages.values, label: { show: true, position: "top" } }],
   });
   draw("chart-managers", {
-    grid: Object.assign({}, grid, { top: 40 }), legend: { top: 0 },
+    grid: roomyGrid, legend: { top: 0 },
     xAxis: { type: "value" }, yAxis: { type: "category", data: data.managers.names },
     series: data.managers.series.map((s) => ({ type: "bar", stack: "all", name: s.name, data: s.values })),
   });
   draw("chart-bands", {
-    grid: Object.assign({}, grid, { top: 40 }), legend: { top: 0 },
+    grid: roomyGrid, legend: { top: 0 },
     xAxis: { type: "category", data: data.bands.names }, yAxis: { type: "value" },
     series: [
       { type: "bar", stack: "d", name: L.accepted, data: data.bands.accepted, itemStyle: { color: "#55a868" } },
