@@ -14,6 +14,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from sqlalchemy.engine import Engine
 
 from matchmaker import db
+from matchmaker.cli_common import console, fail
 from matchmaker.cli_events import events_app
 from matchmaker.cli_listings import duplicates_app
 from matchmaker.cli_quality import thesaurus_app
@@ -31,7 +32,6 @@ app.add_typer(db_app, name="db")
 app.add_typer(events_app, name="event")
 app.add_typer(thesaurus_app, name="thesaurus")
 app.add_typer(duplicates_app, name="duplicates")
-console = Console(stderr=True)
 
 
 class ListKind(StrEnum):
@@ -43,14 +43,6 @@ class ExportFormat(StrEnum):
     csv = "csv"
     xlsx = "xlsx"
     json = "json"
-
-
-def _fail(exc: MatchmakerError) -> typer.Exit:
-    console.print(f"[red]error:[/red] {exc.detail}")
-    for item in exc.fields[:20]:
-        where = f"row {item['row']}, " if "row" in item else ""
-        console.print(f"  {where}{item.get('field')}: {item.get('message')}")
-    return typer.Exit(code=1)
 
 
 @app.command()
@@ -143,7 +135,7 @@ def import_file(
                     progress=lambda n: progress.advance(task, n),
                 )
     except MatchmakerError as exc:
-        raise _fail(exc) from exc
+        raise fail(exc) from exc
     finally:
         engine.dispose()
     for err in report.errors[:50]:
@@ -174,7 +166,7 @@ def export_file(
         with db.unit_of_work(db.create_session_factory(engine)) as session:
             content = export_records(session, SPECS[kind.value], ListQuery(), fmt, headers=headers)
     except MatchmakerError as exc:
-        raise _fail(exc) from exc
+        raise fail(exc) from exc
     finally:
         engine.dispose()
     out.write_bytes(content)
@@ -222,7 +214,7 @@ def users_create(
                 _, raw = issue_token(session, user, kind="personal", name="cli", ttl=timedelta(days=token_days))
             user_id = user.id
     except MatchmakerError as exc:
-        raise _fail(exc) from exc
+        raise fail(exc) from exc
     finally:
         engine.dispose()
     console.print(f"user {user_id} created: {email} ({role.value}{', ' + org if org else ''})")
@@ -318,7 +310,7 @@ def match(
             need = session.get(Demand, demand_id)
             title = f"需求 {need.external_id or need.id}：{need.title}" if need is not None else f"需求 {demand_id}"
     except MatchmakerError as exc:
-        raise _fail(exc) from exc
+        raise fail(exc) from exc
     finally:
         engine.dispose()
     if as_json:
@@ -383,7 +375,7 @@ def match_list(
         with db.unit_of_work(factory) as session:
             content = export_run(session, run_id, fmt)
     except MatchmakerError as exc:
-        raise _fail(exc) from exc
+        raise fail(exc) from exc
     finally:
         engine.dispose()
     out.write_bytes(content)
@@ -430,7 +422,7 @@ def learn_weights_command(
         with db.unit_of_work(db.create_session_factory(engine)) as session:
             learned = learn_weights(session, current, min_each=min_each)
     except MatchmakerError as exc:
-        raise _fail(exc) from exc
+        raise fail(exc) from exc
     finally:
         engine.dispose()
     console.print(

@@ -7,26 +7,15 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
-from matchmaker import db
-from matchmaker.config import Settings
-from matchmaker.errors import MatchmakerError
+from matchmaker.cli_common import command_session, console
 
 challenges_app = typer.Typer(help="揭榜挂帅 challenges (榜单).", no_args_is_help=True)
-console = Console(stderr=True)
 
 
 class BoardFormat(StrEnum):
     xlsx = "xlsx"
     html = "html"
-
-
-def _fail(exc: MatchmakerError) -> typer.Exit:
-    console.print(f"[red]error:[/red] {exc.detail}")
-    for item in exc.fields[:20]:
-        console.print(f"  {item.get('field')}: {item.get('message')}")
-    return typer.Exit(code=1)
 
 
 @challenges_app.command("publish")
@@ -38,15 +27,8 @@ def publish(
     from matchmaker.schemas.challenges import Move
     from matchmaker.services.challenge_flow import move
 
-    settings = Settings()
-    engine = db.create_db_engine(settings)
-    try:
-        with db.unit_of_work(db.create_session_factory(engine)) as session:
-            move(session, challenge_id, Move(to="published", reason=reason), None)
-    except MatchmakerError as exc:
-        raise _fail(exc) from exc
-    finally:
-        engine.dispose()
+    with command_session() as session:
+        move(session, challenge_id, Move(to="published", reason=reason), None)
     console.print(f"challenge {challenge_id} published (张榜)")
 
 
@@ -63,15 +45,8 @@ def export(
     if fmt not in ("xlsx", "html"):
         console.print(f"[red]error:[/red] unknown format {fmt!r}: use .xlsx or .html")
         raise typer.Exit(code=2)
-    settings = Settings()
-    engine = db.create_db_engine(settings)
-    try:
-        with db.unit_of_work(db.create_session_factory(engine)) as session:
-            rows = board(session, ids)
-    except MatchmakerError as exc:
-        raise _fail(exc) from exc
-    finally:
-        engine.dispose()
+    with command_session() as session:
+        rows = board(session, ids)
     content = to_xlsx(rows) if fmt == "xlsx" else to_html(rows)
     out.write_bytes(content)
     console.print(f"wrote {out}: {len(rows)} challenge(s), {len(content):,} bytes")

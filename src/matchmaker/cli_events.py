@@ -8,26 +8,16 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
-from matchmaker import db
-from matchmaker.config import Settings, project_path
-from matchmaker.errors import MatchmakerError
+from matchmaker.cli_common import command_session, console
+from matchmaker.config import project_path
 
 events_app = typer.Typer(help="Matchmaking events (项目推介, 供需对接会, 融资路演).", no_args_is_help=True)
-console = Console(stderr=True)
 
 
 class Output(StrEnum):
     table_plan = "table-plan"
     agenda = "agenda"
-
-
-def _fail(exc: MatchmakerError) -> typer.Exit:
-    console.print(f"[red]error:[/red] {exc.detail}")
-    for item in exc.fields[:20]:
-        console.print(f"  {item.get('field')}: {item.get('message')}")
-    return typer.Exit(code=1)
 
 
 @events_app.command("load-sample")
@@ -37,15 +27,9 @@ def load_sample(
     """Create the sample event from the sample lists, open for registration."""
     from matchmaker.services.event_samples import load_event_file
 
-    engine = db.create_db_engine(Settings())
-    try:
-        with db.unit_of_work(db.create_session_factory(engine)) as session:
-            event = load_event_file(session, path or project_path("data") / "sample" / "event.json")
-            console.print(f"event {event.id}: {event.title} ({len(event.slots)} slots, {event.tables} tables)")
-    except MatchmakerError as exc:
-        raise _fail(exc) from exc
-    finally:
-        engine.dispose()
+    with command_session() as session:
+        event = load_event_file(session, path or project_path("data") / "sample" / "event.json")
+        console.print(f"event {event.id}: {event.title} ({len(event.slots)} slots, {event.tables} tables)")
 
 
 @events_app.command("schedule")
@@ -56,14 +40,8 @@ def schedule(
     """Schedule the accepted requests (CP-SAT, pinned meetings kept) and print the report as JSON."""
     from matchmaker.services.event_schedule import run_schedule
 
-    engine = db.create_db_engine(Settings())
-    try:
-        with db.unit_of_work(db.create_session_factory(engine)) as session:
-            report = run_schedule(session, event_id, time_limit, None)
-    except MatchmakerError as exc:
-        raise _fail(exc) from exc
-    finally:
-        engine.dispose()
+    with command_session() as session:
+        report = run_schedule(session, event_id, time_limit, None)
     print(json.dumps(report, ensure_ascii=False, indent=1))
 
 
@@ -80,34 +58,28 @@ def export(
     from matchmaker.services.events import get_event
 
     suffix = out.suffix.lower()
-    engine = db.create_db_engine(Settings())
-    try:
-        with db.unit_of_work(db.create_session_factory(engine)) as session:
-            event = get_event(session, event_id, None)
-            if what is Output.table_plan:
-                schedule_ = get_schedule(session, event_id, None)
-                if suffix not in (".xlsx", ".html"):
-                    raise typer.BadParameter("the table plan is written as .xlsx or .html", param_hint="--out")
-                content = (
-                    outputs.table_plan_xlsx(schedule_)
-                    if suffix == ".xlsx"
-                    else outputs.table_plan_html(schedule_, event).encode()
-                )
-            else:
-                if participant is None:
-                    raise typer.BadParameter("an agenda needs --participant", param_hint="--participant")
-                data = agenda(session, event_id, participant, None)
-                writers = {
-                    ".xlsx": lambda: outputs.agenda_xlsx(data),
-                    ".ics": lambda: outputs.agenda_ics(data, event),
-                    ".json": lambda: json.dumps(data, ensure_ascii=False, indent=1).encode(),
-                }
-                if suffix not in writers:
-                    raise typer.BadParameter("an agenda is written as .xlsx, .ics or .json", param_hint="--out")
-                content = writers[suffix]()
-    except MatchmakerError as exc:
-        raise _fail(exc) from exc
-    finally:
-        engine.dispose()
+    with command_session() as session:
+        event = get_event(session, event_id, None)
+        if what is Output.table_plan:
+            schedule_ = get_schedule(session, event_id, None)
+            if suffix not in (".xlsx", ".html"):
+                raise typer.BadParameter("the table plan is written as .xlsx or .html", param_hint="--out")
+            content = (
+                outputs.table_plan_xlsx(schedule_)
+                if suffix == ".xlsx"
+                else outputs.table_plan_html(schedule_, event).encode()
+            )
+        else:
+            if participant is None:
+                raise typer.BadParameter("an agenda needs --participant", param_hint="--participant")
+            data = agenda(session, event_id, participant, None)
+            writers = {
+                ".xlsx": lambda: outputs.agenda_xlsx(data),
+                ".ics": lambda: outputs.agenda_ics(data, event),
+                ".json": lambda: json.dumps(data, ensure_ascii=False, indent=1).encode(),
+            }
+            if suffix not in writers:
+                raise typer.BadParameter("an agenda is written as .xlsx, .ics or .json", param_hint="--out")
+            content = writers[suffix]()
     out.write_bytes(content)
     console.print(f"wrote {out} ({len(content):,} bytes)")

@@ -7,33 +7,19 @@ from collections.abc import Callable
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from sqlalchemy.orm import Session
 
-from matchmaker import db
+from matchmaker.cli_common import command_session, console
 from matchmaker.config import Settings
-from matchmaker.errors import MatchmakerError
 
 duplicates_app = typer.Typer(help="Duplicate listings: scan, review, merge, undo.", no_args_is_help=True)
-console = Console(stderr=True)
 KIND_HELP = "achievements or demands"
 
 
 def _in_session(work: Callable[[Session, Settings], Any]) -> Any:
     settings = Settings()
-    engine = db.create_db_engine(settings)
-    try:
-        if settings.auto_migrate:
-            db.upgrade(settings, engine)
-        with db.unit_of_work(db.create_session_factory(engine)) as session:
-            return work(session, settings)
-    except MatchmakerError as exc:
-        console.print(f"[red]error:[/red] {exc.detail}")
-        for item in exc.fields[:20]:
-            console.print(f"  {item.get('field')}: {item.get('message')}")
-        raise typer.Exit(code=1) from exc
-    finally:
-        engine.dispose()
+    with command_session(settings, migrate=True) as session:
+        return work(session, settings)
 
 
 def _print(value: Any) -> None:
