@@ -306,19 +306,31 @@ def _json_rows(text: str, lines: bool) -> Iterator[tuple[int, dict[str, Any]]]:
         yield index, item
 
 
+def read_rows(
+    content: bytes,
+    fmt: FileFormat,
+    mapping: dict[str, str],
+    *,
+    max_rows: int,
+    max_upload_bytes: int | None = None,
+) -> Iterator[tuple[int, dict[str, Any]]]:
+    """(row number, cells by header as written) of a file of any format, within every bound (an XLSX is checked for
+    its expansion first); ``mapping`` (accepted header → field) decides whether a CSV or XLSX header is known."""
+    if fmt == "xlsx":
+        check_xlsx(content, max_upload_bytes if max_upload_bytes is not None else len(content), max_rows)
+        return _xlsx_rows(content, mapping)
+    if fmt == "csv":
+        return _csv_rows(decode_text(content), mapping)
+    return _json_rows(decode_text(content), lines=fmt == "jsonl")
+
+
 def parse_file(
     spec: KindSpec, content: bytes, fmt: FileFormat, *, max_rows: int, max_upload_bytes: int | None = None
 ) -> ParsedFile:
     """Read an import file into canonical-field rows; 413 beyond max_rows (or an XLSX that expands too far), 422 when
     the header has no known column or required columns are missing, or when the file has no data row."""
     mapping = header_map(spec.labels)
-    if fmt == "xlsx":
-        check_xlsx(content, max_upload_bytes if max_upload_bytes is not None else len(content), max_rows)
-        raw_rows = _xlsx_rows(content, mapping)
-    elif fmt == "csv":
-        raw_rows = _csv_rows(decode_text(content), mapping)
-    else:
-        raw_rows = _json_rows(decode_text(content), lines=fmt == "jsonl")
+    raw_rows = read_rows(content, fmt, mapping, max_rows=max_rows, max_upload_bytes=max_upload_bytes)
     ignored: set[str] = set()
     rows: list[tuple[int, dict[str, Any]]] = []
     for number, raw in raw_rows:

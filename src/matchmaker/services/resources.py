@@ -26,7 +26,7 @@ from matchmaker.services import workflow
 from matchmaker.services.access import Principal, require_staff
 from matchmaker.services.audit import audit
 from matchmaker.services.indexing import EmbeddingCache
-from matchmaker.services.readers import FileFormat, _csv_rows, _json_rows, _xlsx_rows, check_xlsx, decode_text
+from matchmaker.services.readers import FileFormat, read_rows
 from matchmaker.services.records import content_hash, get_record
 from matchmaker.services.tables import TableFormat, write_table
 
@@ -179,14 +179,7 @@ def parse_resources(content: bytes, fmt: FileFormat, *, max_rows: int) -> list[t
     mapping = header_map(RESOURCE_LABELS)
     for name, label in RESOURCE_LABELS.items():  # the labels without their unit: 单笔投资下限
         mapping.setdefault(label.split("(")[0], name)
-    # The same bounded readers as the two lists (cell, column, depth and XLSX expansion limits).
-    if fmt == "xlsx":
-        check_xlsx(content, len(content), max_rows)
-        raw_rows = _xlsx_rows(content, mapping)
-    elif fmt == "csv":
-        raw_rows = _csv_rows(decode_text(content), mapping)
-    else:
-        raw_rows = _json_rows(decode_text(content), lines=fmt == "jsonl")
+    raw_rows = read_rows(content, fmt, mapping, max_rows=max_rows)  # the two lists' bounded readers
     rows: list[tuple[int, dict[str, Any]]] = []
     for number, raw in raw_rows:
         if len(rows) >= max_rows:
