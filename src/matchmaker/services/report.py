@@ -18,7 +18,7 @@ from typing import Any
 import openpyxl
 from openpyxl.styles import Font
 from openpyxl.worksheet.worksheet import Worksheet
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from matchmaker.domain import CONTRACT_TYPES
@@ -70,16 +70,22 @@ def contract_rows(session: Session, since: date, until: date) -> list[dict[str, 
     return out
 
 
-def landed_rows(session: Session, since: date, until: date) -> list[dict[str, Any]]:
-    """The pairings that landed in the period, with their achievement, need, carrier and funding."""
-    rows = session.execute(
+def landings_in_period(since: date, until: date) -> Select[Landing, Match, Achievement, Demand]:
+    """The landings of landed pairings between the two dates (inclusive), with the pairing, its achievement and its
+    need, oldest first: what the report and the Centre's targets count."""
+    return (
         select(Landing, Match, Achievement, Demand)
         .join(Match, Landing.match_id == Match.id)
         .join(Achievement, Match.achievement_id == Achievement.id)
         .join(Demand, Match.demand_id == Demand.id)
         .where(Match.status == "landed", Landing.landed_on >= since, Landing.landed_on <= until)
         .order_by(Landing.landed_on, Landing.id)
-    ).all()
+    )
+
+
+def landed_rows(session: Session, since: date, until: date) -> list[dict[str, Any]]:
+    """The pairings that landed in the period, with their achievement, need, carrier and funding."""
+    rows = session.execute(landings_in_period(since, until)).all()
     return [
         {
             "match_id": m.id,

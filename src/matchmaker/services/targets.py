@@ -11,12 +11,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from matchmaker.errors import ValidationFailed, field_error
-from matchmaker.models import Achievement, Demand, Match, utcnow
+from matchmaker.models import Achievement, utcnow
 from matchmaker.models.events import Event
 from matchmaker.models.landing import CentreTarget, Landing, TechContract
 from matchmaker.search.ranking import INBOUND_REGIONS, TARGET_REGION
 from matchmaker.services.access import Principal, require_staff
 from matchmaker.services.audit import audit
+from matchmaker.services.report import landings_in_period
 
 
 @dataclass(frozen=True)
@@ -86,18 +87,9 @@ def set_targets(session: Session, year: int, values: dict[str, int], principal: 
 def landed_from_jingji(session: Session, since: date, until: date) -> list[dict[str, Any]]:
     """Landed pairings of achievements from 北京 / 河北 that landed in 天津 between the two dates (inclusive)."""
     rows = session.execute(
-        select(Landing, Match, Achievement, Demand)
-        .join(Match, Landing.match_id == Match.id)
-        .join(Achievement, Match.achievement_id == Achievement.id)
-        .join(Demand, Match.demand_id == Demand.id)
-        .where(
-            Match.status == "landed",
-            Landing.landed_on >= since,
-            Landing.landed_on <= until,
-            Landing.region == TARGET_REGION,
-            Achievement.region.in_(sorted(INBOUND_REGIONS)),
+        landings_in_period(since, until).where(
+            Landing.region == TARGET_REGION, Achievement.region.in_(sorted(INBOUND_REGIONS))
         )
-        .order_by(Landing.landed_on, Landing.id)
     ).all()
     return [
         {
