@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 
 from matchmaker.search.concepts import ConceptLink, Thesaurus, contains, headline, load_links
+from matchmaker.search.constraints import NeedFacts, OfferFacts
 from matchmaker.search.filters import RecordAttrs
 from matchmaker.search.matcher import Doc, Matcher, Query
-from matchmaker.search.ranking import NeedFacts, OfferFacts
 from matchmaker.search.text import canonical
 from tests.search.test_evaluation import BigramEmbedder
 

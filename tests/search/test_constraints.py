@@ -1,4 +1,4 @@
-"""Hard constraints are decided once (ranking.hard_violations): the explanation's checks, the scores, the strict
+"""Hard constraints are decided once (constraints.hard_violations): the explanation's checks, the scores, the strict
 policy and the offline evaluation all agree with it."""
 
 from __future__ import annotations
@@ -6,17 +6,9 @@ from __future__ import annotations
 import random
 from datetime import date
 
+from matchmaker.search.constraints import NeedFacts, OfferFacts, check_constraints, hard_violations
 from matchmaker.search.evaluation import violates
-from matchmaker.search.ranking import (
-    Candidate,
-    NeedFacts,
-    OfferFacts,
-    Weights,
-    check_constraints,
-    hard_violations,
-    rank,
-    score_candidate,
-)
+from matchmaker.search.ranking import Candidate, Weights, rank, score_candidate
 
 TODAY = date(2026, 12, 1)
 MODES = ("转让", "许可", "合作开发")

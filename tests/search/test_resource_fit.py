@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from matchmaker.search.ranking import OfferFacts
+from matchmaker.search.constraints import OfferFacts
 from matchmaker.search.resource_fit import ResourceFacts, fit_resource, rank_resources
 
 OFFER = OfferFacts(field="生物医药", region="北京", trl=4)

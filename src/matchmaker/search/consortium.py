@@ -26,9 +26,9 @@ from dataclasses import dataclass, field
 
 from ortools.sat.python import cp_model
 
+from matchmaker.search.constraints import NeedFacts
 from matchmaker.search.filters import Filter
 from matchmaker.search.matcher import Matcher, Query
-from matchmaker.search.ranking import NeedFacts
 from matchmaker.search.text import normalize_text, to_simplified
 
 SOLVER = "OR-Tools CP-SAT"

@@ -14,8 +14,8 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Literal, Protocol
 
+from matchmaker.search.constraints import NeedFacts, OfferFacts
 from matchmaker.search.filters import RecordAttrs
-from matchmaker.search.ranking import NeedFacts, OfferFacts
 
 Kind = Literal["achievements", "demands"]
 """The two lists: the supply list (科技成果) and the demand list (技术需求)."""

@@ -25,8 +25,8 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
+from matchmaker.search.constraints import OfferFacts
 from matchmaker.search.documents import DOC_FIELDS, Doc, need_doc, offer_doc
-from matchmaker.search.ranking import OfferFacts
 from matchmaker.search.text import detect_language
 
 ACHIEVEMENT_STATUS = "active"  # every achievement in a split is live; the service filters on this status too

@@ -21,23 +21,15 @@ import numpy as np
 
 from matchmaker.search.bands import DEFAULT_BANDS, Bands
 from matchmaker.search.concepts import NO_EVIDENCE, Evidence, QueryConcepts, Thesaurus, headline
+from matchmaker.search.constraints import NeedFacts, OfferFacts
 from matchmaker.search.documents import Doc, Kind
 from matchmaker.search.embedding import Embedder
 from matchmaker.search.filters import Filter
 from matchmaker.search.index import VectorIndex
 from matchmaker.search.lexical import LexicalIndex
-from matchmaker.search.ranking import (
-    Candidate,
-    ConstraintPolicy,
-    NeedFacts,
-    OfferFacts,
-    QueryTerms,
-    Ranked,
-    Weights,
-    age_in_days,
-    rank,
-)
+from matchmaker.search.ranking import Candidate, ConstraintPolicy, Ranked, Weights, age_in_days, rank
 from matchmaker.search.rerank import CrossEncoderReranker
+from matchmaker.search.shared_terms import QueryTerms
 from matchmaker.search.text import canonical, tokenize
 
 

@@ -20,10 +20,11 @@ from. The score is a weighted sum of components that each lie in [0, 1]:
 * opposite  — −1 when the achievement's headline states the opposite of what the need describes (a cooling plate for
               a battery that must be warmed) and no thesaurus link joins them, else 0.
 
-Hard constraints (min_trl, preferred_modes, a passed deadline) follow the per-request policy: "strict" drops
-violators; "flag" keeps them, marks the violation and subtracts `penalty` per violation. The penalty is larger than
-the spread of relevance between candidates a manager would call comparable, so a violator lands below every
-satisfying candidate of comparable relevance while a far better violator can still appear (marked).
+Hard constraints (min_trl, preferred_modes, a passed deadline; decided once by
+:func:`~matchmaker.search.constraints.hard_violations`) follow the per-request policy: "strict" drops violators;
+"flag" keeps them, marks the violation and subtracts `penalty` per violation. The penalty is larger than the spread
+of relevance between candidates a manager would call comparable, so a violator lands below every satisfying
+candidate of comparable relevance while a far better violator can still appear (marked).
 """
 
 from __future__ import annotations
@@ -31,9 +32,33 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date
-from functools import lru_cache
 from operator import mul
 from typing import Any, Literal, NamedTuple
+
+from matchmaker.search.constraints import Check, NeedFacts, OfferFacts, check_constraints, hard_violations
+from matchmaker.search.shared_terms import QueryTerms, select_shared_terms
+
+# The facts, the checks and the shared terms have their own modules; they stay importable from here, where a
+# pairing's score is put together from them.
+__all__ = [
+    "COMPONENTS",
+    "INBOUND_REGIONS",
+    "TARGET_REGION",
+    "Candidate",
+    "Check",
+    "ConstraintPolicy",
+    "NeedFacts",
+    "OfferFacts",
+    "QueryTerms",
+    "Ranked",
+    "Weights",
+    "age_in_days",
+    "check_constraints",
+    "hard_violations",
+    "rank",
+    "score_candidate",
+    "select_shared_terms",
+]
 
 ConstraintPolicy = Literal["flag", "strict"]
 INBOUND_REGIONS = frozenset({"北京", "河北"})
@@ -70,30 +95,6 @@ class Weights:
         return replace(cls(), **{k: float(v) for k, v in values.items()})
 
 
-@dataclass(frozen=True)
-class NeedFacts:
-    """What the ranking needs to know about the need of a pairing."""
-
-    field: str
-    region: str
-    min_trl: int | None = None
-    preferred_modes: frozenset[str] = frozenset()
-    budget_wan: float | None = None
-    deadline: date | None = None
-    scenario: bool = False  # an application scenario (应用场景), explained in its own words
-
-
-@dataclass(frozen=True)
-class OfferFacts:
-    """What the ranking needs to know about the achievement of a pairing."""
-
-    field: str
-    region: str
-    trl: int | None = None
-    modes: frozenset[str] = frozenset()
-    price_wan: float | None = None
-
-
 class Candidate(NamedTuple):
     """One pairing to score: the candidate's id, its retrieval evidence and both sides' facts.
 
@@ -112,22 +113,6 @@ class Candidate(NamedTuple):
     opposite: float = 0.0
     links: tuple[str, ...] = ()  # thesaurus links that hold ("冷却时间长 → 随形冷却")
     opposites: tuple[str, ...] = ()  # opposite-direction links that hold ("低温充电 ↔ 液冷")
-
-
-@dataclass(frozen=True)
-class Check:
-    """One hard-constraint or preference check, with the values compared."""
-
-    name: str
-    ok: bool | None  # None: cannot be checked (a value is missing)
-    hard: bool
-    need_value: Any
-    offer_value: Any
-    message: str
-
-    def as_dict(self) -> dict[str, Any]:
-        """JSON-ready form."""
-        return dict(self.__dict__)
 
 
 @dataclass
@@ -163,93 +148,6 @@ class Ranked:
             "violations": list(self.violations),
             "sentence": self.sentence,
         }
-
-
-def _fmt_wan(value: float) -> str:
-    return f"{value:g}万"
-
-
-def hard_violations(need: NeedFacts, offer: OfferFacts, today: date | None) -> list[str]:
-    """The one decision on hard constraints: the names of the ones a pairing breaks, in the order
-    :func:`check_constraints` lists them.
-
-    * ``trl``: the achievement's TRL is known and below the need's ``min_trl`` (an unknown TRL cannot be checked);
-    * ``modes``: the need prefers transfer modes and the achievement offers others, none of them (an achievement or a
-      free text that states no mode cannot be checked);
-    * ``deadline``: the need's deadline passed before ``today`` (``None``: not judged, as in the offline evaluation,
-      where the deadline is a property of the need that flags every candidate alike).
-
-    The explanation's checks, the score components, the constraint policies and the evaluation all ask this function.
-    """
-    violations: list[str] = []
-    if need.min_trl is not None and offer.trl is not None and offer.trl < need.min_trl:
-        violations.append("trl")
-    if need.preferred_modes and offer.modes and not need.preferred_modes & offer.modes:
-        violations.append("modes")
-    if today is not None and need.deadline is not None and need.deadline < today:
-        violations.append("deadline")
-    return violations
-
-
-def check_constraints(need: NeedFacts, offer: OfferFacts, today: date) -> list[Check]:
-    """The hard constraints (min_trl, preferred_modes, deadline) and soft preferences (price, chain, region)."""
-    violated = hard_violations(need, offer, today)
-    checks: list[Check] = []
-    if need.min_trl is not None:
-        if offer.trl is None:
-            checks.append(Check("trl", None, True, need.min_trl, None, f"成熟度未知（要求≥{need.min_trl}）"))
-        elif "trl" not in violated:
-            checks.append(Check("trl", True, True, need.min_trl, offer.trl, f"成熟度{offer.trl}≥要求{need.min_trl}"))
-        else:
-            checks.append(Check("trl", False, True, need.min_trl, offer.trl, f"成熟度{offer.trl}<要求{need.min_trl}"))
-    if need.preferred_modes:
-        common = sorted(need.preferred_modes & offer.modes)
-        wanted = "、".join(sorted(need.preferred_modes))
-        if not offer.modes:  # the achievement (or a free text) states no mode: nothing to compare, nothing broken
-            checks.append(
-                Check("modes", None, True, sorted(need.preferred_modes), [], f"合作方式未注明（期望{wanted}）")
-            )
-        elif "modes" not in violated:
-            checks.append(
-                Check(
-                    "modes",
-                    True,
-                    True,
-                    sorted(need.preferred_modes),
-                    sorted(offer.modes),
-                    f"合作方式相符：{'、'.join(common)}",
-                )
-            )
-        else:
-            offered = "、".join(sorted(offer.modes)) or "未注明"
-            checks.append(
-                Check(
-                    "modes",
-                    False,
-                    True,
-                    sorted(need.preferred_modes),
-                    sorted(offer.modes),
-                    f"合作方式不符：期望{wanted}，提供{offered}",
-                )
-            )
-    if need.deadline is not None:
-        passed = "deadline" in violated
-        message = f"需求已于{need.deadline.isoformat()}截止" if passed else f"截止日期{need.deadline.isoformat()}"
-        checks.append(Check("deadline", not passed, True, need.deadline.isoformat(), today.isoformat(), message))
-    if need.budget_wan is not None and offer.price_wan is not None:
-        ok = offer.price_wan <= need.budget_wan
-        sign = "≤" if ok else ">"
-        checks.append(
-            Check(
-                "price",
-                ok,
-                False,
-                need.budget_wan,
-                offer.price_wan,
-                f"报价{_fmt_wan(offer.price_wan)}{sign}预算{_fmt_wan(need.budget_wan)}",
-            )
-        )
-    return checks
 
 
 COMPONENTS = ("semantic", "lexical", "chain", "trl", "mode", "price", "region", "freshness", "concept", "opposite")
@@ -432,75 +330,6 @@ def _satisfying_first(scored: list[tuple[float, int, Candidate]], weights: Weigh
             return scored[1][1]
         return None  # the best satisfying candidate is not comparable: the violator stays first (flagged)
     return None
-
-
-def select_shared_terms(
-    query_tokens: Sequence[str], doc_tokens: Sequence[str], idf: dict[str, float], limit: int = 6, query_text: str = ""
-) -> tuple[str, ...]:
-    """Terms both texts contain, most informative first (by IDF), longer terms preferred over their parts."""
-    return QueryTerms(query_tokens, lambda t: idf.get(t, 0.0), query_text).shared_with(doc_tokens, limit)
-
-
-class QueryTerms:
-    """A query's meaningful terms, prepared once to find the terms each of its candidates shares with it.
-
-    Terms are shown as the query wrote them (09MnNiDR, NVH), or as the document did when the query does not contain
-    them literally; stop-words, numbers, fragments and everyday words are left out
-    (:func:`~matchmaker.search.text.is_meaningful_term`).
-    """
-
-    def __init__(self, query_tokens: Sequence[str], idf: Callable[[str], float], query_text: str = "") -> None:
-        self.terms = frozenset(t for t in query_tokens if _worth_considering(t))
-        self._idf = idf
-        self._text = query_text
-        self._order: dict[str, tuple[float, int, str]] = {}  # sort keys, filled for the terms actually shared
-
-    def _key(self, term: str) -> tuple[float, int, str]:
-        key = self._order.get(term)
-        if key is None:
-            key = self._order[term] = (-self._idf(term), -len(term), term)
-        return key
-
-    def shared_with(self, doc_tokens: Sequence[str], limit: int = 6, doc_text: str = "") -> tuple[str, ...]:
-        """Terms the document shares with the query, most informative first (by IDF), at most ``limit``; a term
-        that is part of a longer shared term is left out (相变 when 相变蓄冷 is shared)."""
-        from matchmaker.search.text import surface_form
-
-        common = self.terms.intersection(doc_tokens)
-        longest_first = sorted(common, key=len, reverse=True)
-        kept: list[str] = []
-        # The walk in final order stops at `limit` kept terms (the same result as filtering all, then sorting).
-        for t in sorted(common, key=self._key):
-            size = len(t)
-            contained = False
-            for other in longest_first:
-                if len(other) <= size:
-                    break
-                if t in other:
-                    contained = True
-                    break
-            if contained:
-                continue
-            surface = surface_form(t, self._text, doc_text)
-            if _meaningful(t, surface):
-                kept.append(surface)
-                if len(kept) == limit:
-                    break
-        return tuple(kept)
-
-
-def _worth_considering(token: str) -> bool:
-    """The cheap part of the test, applied to every query token (Latin words are judged on their written form)."""
-    if token.isascii():
-        return len(token) >= 2 and not token.isdigit()
-    return _meaningful(token, token)
-
-
-@lru_cache(maxsize=65536)
-def _meaningful(token: str, surface: str) -> bool:
-    from matchmaker.search.text import is_meaningful_term
-
-    return is_meaningful_term(token, surface)
 
 
 def age_in_days(updated: date | None, today: date) -> float | None:

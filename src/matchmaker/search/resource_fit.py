@@ -1,6 +1,6 @@
 """Which landing resources (载体与资源) fit an achievement: the ranking core applied to parks, platforms and funds.
 
-A resource is scored against an achievement (:class:`~matchmaker.search.ranking.OfferFacts`) with components in
+A resource is scored against an achievement (:class:`~matchmaker.search.constraints.OfferFacts`) with components in
 [0, 1], weighted and summed like a pairing:
 
 * semantic — cosine of the two document embeddings (what the resource does against what the achievement is);
@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from matchmaker.search.ranking import Check, OfferFacts
+from matchmaker.search.constraints import Check, OfferFacts
 
 # The readiness range a resource takes when its record states none (seed 002's 概念验证 → 中试 → 产业化 chain).
 KIND_TRL: dict[str, tuple[int, int]] = {
