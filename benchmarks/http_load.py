@@ -2,6 +2,7 @@
 
     python benchmarks/http_load.py [--backends sqlite,postgresql] [--generators wrk] [--connections 2,4]
                                    [--duration 60] [--repeats 2] [--rate 340] [--users 34] [--tiny]
+                                   [--revisions 106765c,worktree]
 
 For each backend the script starts ``matchmaker serve --workers 2`` in a subprocess (MATCHMAKER_DATA_DIR = a temporary
 folder, the sample lists loaded on first start, OMP_NUM_THREADS = MATCHMAKER_FAISS_THREADS = 1; PostgreSQL: a fresh
@@ -31,6 +32,12 @@ slowest worker's, and the maximum over probes is reported (also per worker).
 
 Backends alternate within each repeat (sqlite, postgresql, sqlite, ...) on servers started once; medians over repeats.
 Loopback only; every subprocess has a deadline.
+
+``--revisions A,B,...`` measures commits side by side (:mod:`_revisions`): each commit's ``src`` and migrations are
+exported with ``git archive`` (``worktree`` is this checkout as it is) and served from there with the same
+environment. One backend at a time, the servers of every revision run together and their load runs alternate within
+each repeat (A, B, A, B, ...); each revision is reported against the first as the median of its per-repeat ratios
+(``comparison`` in the JSON), beside the medians of the raw figures.
 """
 
 from __future__ import annotations
@@ -67,6 +74,7 @@ from _common import (
     results_path,
     write_results,
 )
+from _revisions import WORKTREE, Revision, compare, resolve
 
 POSTGRES_ADMIN = os.environ.get("MATCHMAKER_BENCH_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
 LOCUSTFILE = Path(__file__).resolve().parent / "_locustfile.py"
@@ -97,6 +105,7 @@ class Server:
     backend: str
     workers: int
     sample_dir: Path
+    revision: Revision | None = None  # None: the code this script runs with
     port: int = field(default_factory=_free_port)
     tmp: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="mm-bench-http-")))
     database: str | None = None
@@ -109,6 +118,15 @@ class Server:
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def label(self) -> str:
+        """The backend, after the revision's name when revisions are compared (``106765c/sqlite``)."""
+        return self.backend if self.revision is None else f"{self.revision.name}/{self.backend}"
+
+    @property
+    def cwd(self) -> Path:
+        return ROOT if self.revision is None else self.revision.tree
 
     def env(self) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("MATCHMAKER_")}
@@ -126,6 +144,8 @@ class Server:
         )
         if self.database is not None:
             env["MATCHMAKER_DATABASE_URL"] = _pg_url(self.database, driver=True)
+        if self.revision is not None:  # its package first, whatever the environment installed
+            env["PYTHONPATH"] = os.pathsep.join([str(self.revision.src), *filter(None, [env.get("PYTHONPATH")])])
         return env
 
     def start(self) -> None:
@@ -137,6 +157,7 @@ class Server:
         created = subprocess.run(
             [binary, "users", "create", "--email", email, "--role", "manager", "--print-token"],
             env=self.env(),
+            cwd=self.cwd,
             capture_output=True,
             text=True,
             timeout=180,
@@ -147,13 +168,14 @@ class Server:
             self.token, self.auth_note = token[-1].strip(), "manager token from `matchmaker users create --print-token`"
         else:  # a service without accounts yet: send no header, and say so
             self.auth_note = f"no token (users create failed: {created.stderr.strip()[-200:]})"
-            log(f"  {self.backend}: {self.auth_note}")
+            log(f"  {self.label}: {self.auth_note}")
         started = time.perf_counter()
         log_path = self.log_path = self.tmp / "server.log"
         with log_path.open("wb") as out:
             self.process = subprocess.Popen(
                 [binary, "serve", "--host", "127.0.0.1", "--port", str(self.port), "--workers", str(self.workers)],
                 env=self.env(),
+                cwd=self.cwd,
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,  # its own process group: stopped as a whole, by its id
@@ -161,12 +183,12 @@ class Server:
         deadline = time.monotonic() + STARTUP_TIMEOUT_S
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError(f"{self.backend} server exited:\n{log_path.read_text()[-3000:]}")
+                raise RuntimeError(f"{self.label} server exited:\n{log_path.read_text()[-3000:]}")
             if log_path.read_text(errors="replace").count("Application startup complete") >= self.workers:
                 break
             time.sleep(0.5)
         else:
-            raise RuntimeError(f"{self.backend} server not ready in {STARTUP_TIMEOUT_S:.0f} s")
+            raise RuntimeError(f"{self.label} server not ready in {STARTUP_TIMEOUT_S:.0f} s")
         self.startup_s = time.perf_counter() - started
 
     def headers(self) -> dict[str, str]:
@@ -499,6 +521,7 @@ def one_run(
     lags = [p.lag_s for p in prober.probes if p.lag_s is not None]
     return {
         "backend": server.backend,
+        "server": server.label,
         "generator": generator,
         "duration_s": args.duration,
         "load_wall_s": round(elapsed, 1),
@@ -551,11 +574,12 @@ def _generators(spec: str, connections: str) -> list[str]:
 
 
 def summarize(runs: list[dict[str, Any]], servers: dict[str, Server]) -> dict[str, dict[str, Any]]:
-    """Medians over repeats for each (generator, backend): ``summary[generator][backend]``."""
+    """Medians over repeats for each (generator, server): ``summary[generator][label]``, the label being the backend
+    (``revision/backend`` when revisions are compared)."""
     summary: dict[str, dict[str, Any]] = {}
     for generator in dict.fromkeys(r["generator"] for r in runs):
-        for backend in dict.fromkeys(r["backend"] for r in runs):
-            mine = [r for r in runs if r["backend"] == backend and r["generator"] == generator]
+        for backend in dict.fromkeys(r["server"] for r in runs):
+            mine = [r for r in runs if r["server"] == backend and r["generator"] == generator]
             matches = [r["endpoints"].get(MATCH_NAME, {}) for r in mine]
             total = [r["endpoints"].get("Aggregated", {}) for r in mine]
             lag_max = [r["lag"]["max_s"] for r in mine if r["lag"]["max_s"] is not None]
@@ -592,11 +616,79 @@ def summarize(runs: list[dict[str, Any]], servers: dict[str, Server]) -> dict[st
     return summary
 
 
+def compare_revisions(
+    runs: list[dict[str, Any]], revisions: list[Revision], backends: list[str], generators: list[str]
+) -> dict[str, dict[str, Any]]:
+    """``comparison[generator][backend][revision]``: each revision against the first, repeat by repeat."""
+    out: dict[str, dict[str, Any]] = {}
+    for generator in generators:
+        for backend in backends:
+            per_repeat: dict[str, list[dict[str, float]]] = {}
+            for revision in revisions:
+                mine = [r for r in runs if r["server"] == f"{revision.name}/{backend}" and r["generator"] == generator]
+                per_repeat[revision.name] = [_repeat_figures(r) for r in sorted(mine, key=lambda r: r["repeat"])]
+            out.setdefault(generator, {})[backend] = compare(per_repeat, revisions[0].name)
+    return out
+
+
+def _repeat_figures(run: dict[str, Any]) -> dict[str, float]:
+    match, total = run["endpoints"].get(MATCH_NAME, {}), run["endpoints"].get("Aggregated", {})
+    return {
+        "match_rps": match.get("rps"),
+        "match_p50_ms": match.get("p50_ms"),
+        "match_p99_ms": match.get("p99_ms"),
+        "all_rps": total.get("rps"),
+    }
+
+
+def print_comparison(comparison: dict[str, dict[str, Any]]) -> None:
+    """One table per generator: each revision's medians and its median ratio to the first revision."""
+    headers = ["backend", "revision", "match req/s", "ratio", "p50 ms", "ratio", "p99 ms", "ratio", "verdict"]
+    for generator, by_backend in comparison.items():
+        print(f"\nside by side, {generator} (ratios: revision / first revision, median over repeats)")
+        rows = [
+            [
+                backend,
+                revision,
+                *(f[m][key] for m in ("match_rps", "match_p50_ms", "match_p99_ms") for key in ("median", "ratio")),
+                f.get("verdict", "baseline"),
+            ]
+            for backend, by_revision in by_backend.items()
+            for revision, f in by_revision.items()
+        ]
+        print(format_table(headers, rows))
+
+
 def describe(generator: str, args: argparse.Namespace) -> str:
     if generator.startswith("wrk-c"):
         return f"wrk, {generator.removeprefix('wrk-c')} connections (closed loop, as fast as the service answers)"
     rate = f"at {args.rate:g} tasks/s" if args.rate > 0 else "as fast as they can"
     return f"locust, {args.users} users {rate}"
+
+
+def run_group(live: list[Server], generators: list[str], args: argparse.Namespace, words: list[str]) -> list[dict]:
+    """Start the servers, run every repeat with their load runs alternating, stop them (whatever happens)."""
+    runs = []
+    try:
+        for server in live:
+            log(f"starting {server.label} server on {server.url} ({args.workers} workers) ...")
+            server.start()
+            (server.tmp / "words.txt").write_text("\n".join(words), encoding="utf-8")
+            log(f"  ready in {server.startup_s:.1f} s; {server.auth_note}")
+        ids = {s.label: (s.ids("demands"), s.ids("achievements")) for s in live}
+        for rep in range(args.repeats):
+            for generator in generators:
+                for server in live:
+                    log(f"repeat {rep + 1}: {server.label}, {describe(generator, args)}, {args.duration} s ...")
+                    run = one_run(server, generator, args, *ids[server.label])
+                    run["repeat"] = rep + 1
+                    runs.append(run)
+                    m = run["endpoints"].get(MATCH_NAME, {})
+                    log(f"  {m.get('rps')} match req/s, p99 {m.get('p99_ms')} ms; lag max {run['lag']['max_s']} s")
+    finally:
+        for server in live:
+            server.stop()
+    return runs
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -616,6 +708,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--confirm", type=int, default=3, help="polls per worker that must find a probe")
     parser.add_argument("--tiny", action="store_true", help="SQLite, 5 s, a sliced sample list: a smoke run")
     parser.add_argument("--out", type=Path, help="JSON path (default benchmarks/results/http_load.json)")
+    parser.add_argument("--port", type=int, default=0, help="first of consecutive ports for the servers (0: free ones)")
+    parser.add_argument(
+        "--revisions",
+        default="",
+        help=f"git revisions to measure side by side, the first as the baseline ({WORKTREE}: this checkout as it is)",
+    )
     args = parser.parse_args(argv)
     if args.tiny:
         args.backends, args.duration, args.repeats, args.rate, args.users = "sqlite", 5, 1, 60.0, 6
@@ -632,32 +730,28 @@ def main(argv: list[str] | None = None) -> int:
             lines = (SAMPLE_DIR / name).read_text(encoding="utf-8").splitlines(keepends=True)
             (sample_dir / name).write_text("".join(lines[:keep]), encoding="utf-8")
 
+    names = [r.strip() for r in args.revisions.split(",") if r.strip()]
+    trees = Path(tempfile.mkdtemp(prefix="mm-bench-revisions-"))
     servers: dict[str, Server] = {}
     runs: list[dict[str, Any]] = []
     try:
-        for backend in backends:
-            server = Server(backend, args.workers, sample_dir)
-            servers[backend] = server
-            log(f"starting {backend} server on {server.url} ({args.workers} workers) ...")
-            server.start()
-            (server.tmp / "words.txt").write_text("\n".join(words), encoding="utf-8")
-            log(f"  ready in {server.startup_s:.1f} s; {server.auth_note}")
-        ids = {b: (s.ids("demands"), s.ids("achievements")) for b, s in servers.items()}
-        for rep in range(args.repeats):
-            for generator in generators:
-                for backend, server in servers.items():
-                    log(f"repeat {rep + 1}: {backend}, {describe(generator, args)}, {args.duration} s ...")
-                    run = one_run(server, generator, args, *ids[backend])
-                    run["repeat"] = rep + 1
-                    runs.append(run)
-                    m = run["endpoints"].get(MATCH_NAME, {})
-                    log(f"  {m.get('rps')} match req/s, p99 {m.get('p99_ms')} ms; lag max {run['lag']['max_s']} s")
+        revisions = resolve(ROOT, names, trees)
+        # Servers that run at the same time, their load runs alternating: every backend at once, or, when revisions
+        # are compared, every revision of one backend at once (the comparison is what must share the same minutes).
+        groups = [[(r, b) for r in revisions] for b in backends] if revisions else [[(None, b) for b in backends]]
+        for group in groups:
+            live = [Server(backend, args.workers, sample_dir, revision) for revision, backend in group]
+            if args.port:  # fixed ports on a shared machine: the same ones for every group, one after another
+                for offset, server in enumerate(live):
+                    server.port = args.port + offset
+            servers.update((server.label, server) for server in live)
+            runs.extend(run_group(live, generators, args, words))
     finally:
-        for server in servers.values():
-            server.stop()
         shutil.rmtree(sample_tmp, ignore_errors=True)
+        shutil.rmtree(trees, ignore_errors=True)
 
     summary = summarize(runs, servers)
+    comparison = compare_revisions(runs, revisions, backends, generators) if revisions else {}
     headers = ["backend", "match req/s", "p50 ms", "p95 ms", "p99 ms", "all req/s", "errors", "max lag s", "probes"]
     for generator, by_backend in summary.items():
         print(
@@ -696,9 +790,14 @@ def main(argv: list[str] | None = None) -> int:
             "summary": summary,
             "runs": runs,
             "sample_dir": str(sample_dir.relative_to(ROOT)) if sample_dir == SAMPLE_DIR else "sliced sample",
+            "revisions": [{"name": r.name, "commit": r.commit} for r in revisions],
+            "comparison": comparison,
+            "load_average_at_end": [round(x, 2) for x in os.getloadavg()],
         },
         machine_info=machine_info,
     )
+    if revisions:
+        print_comparison(comparison)
     print(json.dumps({g: {b: s["meets_targets"] for b, s in by.items()} for g, by in summary.items()}))
     return 0
 
