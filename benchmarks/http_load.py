@@ -676,6 +676,10 @@ def run_group(live: list[Server], generators: list[str], args: argparse.Namespac
             (server.tmp / "words.txt").write_text("\n".join(words), encoding="utf-8")
             log(f"  ready in {server.startup_s:.1f} s; {server.auth_note}")
         ids = {s.label: (s.ids("demands"), s.ids("achievements")) for s in live}
+        if args.warmup > 0 and shutil.which("wrk"):  # what a process loads on its first requests is not measured
+            for server in live:
+                log(f"warming {server.label} up for {args.warmup} s ...")
+                run_wrk(server, 2, argparse.Namespace(**{**vars(args), "duration": args.warmup}), *ids[server.label])
         for rep in range(args.repeats):
             for generator in generators:
                 for server in live:
@@ -708,6 +712,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--confirm", type=int, default=3, help="polls per worker that must find a probe")
     parser.add_argument("--tiny", action="store_true", help="SQLite, 5 s, a sliced sample list: a smoke run")
     parser.add_argument("--out", type=Path, help="JSON path (default benchmarks/results/http_load.json)")
+    parser.add_argument("--warmup", type=int, default=5, help="seconds of unmeasured load per server before the runs")
     parser.add_argument("--port", type=int, default=0, help="first of consecutive ports for the servers (0: free ones)")
     parser.add_argument(
         "--revisions",
