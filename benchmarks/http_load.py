@@ -106,6 +106,7 @@ class Server:
     workers: int
     sample_dir: Path
     revision: Revision | None = None  # None: the code this script runs with
+    prime: bool = False  # load and embed the sample lists in one process before the workers start
     port: int = field(default_factory=_free_port)
     tmp: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="mm-bench-http-")))
     database: str | None = None
@@ -169,11 +170,21 @@ class Server:
         else:  # a service without accounts yet: send no header, and say so
             self.auth_note = f"no token (users create failed: {created.stderr.strip()[-200:]})"
             log(f"  {self.label}: {self.auth_note}")
+        if self.prime and self.workers > 1:
+            # One process first loads the sample lists and embeds them; then the workers start on a filled
+            # database and vector cache. Some commits' workers raced to load an empty database together.
+            self._serve(binary, 1, self.tmp / "prime.log")
+            self.stop_process()
         started = time.perf_counter()
-        log_path = self.log_path = self.tmp / "server.log"
+        self._serve(binary, self.workers, self.tmp / "server.log")
+        self.startup_s = time.perf_counter() - started
+
+    def _serve(self, binary: str, workers: int, log_path: Path) -> None:
+        """Start ``matchmaker serve`` with ``workers`` and wait until every worker has started."""
+        self.log_path = log_path
         with log_path.open("wb") as out:
             self.process = subprocess.Popen(
-                [binary, "serve", "--host", "127.0.0.1", "--port", str(self.port), "--workers", str(self.workers)],
+                [binary, "serve", "--host", "127.0.0.1", "--port", str(self.port), "--workers", str(workers)],
                 env=self.env(),
                 cwd=self.cwd,
                 stdout=out,
@@ -184,12 +195,10 @@ class Server:
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise RuntimeError(f"{self.label} server exited:\n{log_path.read_text()[-3000:]}")
-            if log_path.read_text(errors="replace").count("Application startup complete") >= self.workers:
-                break
+            if log_path.read_text(errors="replace").count("Application startup complete") >= workers:
+                return
             time.sleep(0.5)
-        else:
-            raise RuntimeError(f"{self.label} server not ready in {STARTUP_TIMEOUT_S:.0f} s")
-        self.startup_s = time.perf_counter() - started
+        raise RuntimeError(f"{self.label} server not ready in {STARTUP_TIMEOUT_S:.0f} s")
 
     def headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.token}"} if self.token else {}
@@ -199,7 +208,8 @@ class Server:
         r.raise_for_status()
         return [item["id"] for item in r.json()["items"]]
 
-    def stop(self) -> None:
+    def stop_process(self) -> None:
+        """Stop the serve process group (SIGINT, then SIGKILL after 20 s)."""
         if self.process is not None and self.process.poll() is None:
             os.killpg(self.process.pid, signal.SIGINT)
             try:
@@ -207,6 +217,9 @@ class Server:
             except subprocess.TimeoutExpired:
                 os.killpg(self.process.pid, signal.SIGKILL)
                 self.process.wait(timeout=10)
+
+    def stop(self) -> None:
+        self.stop_process()
         if self.database is not None:
             with suppress(Exception):
                 _pg_admin(f'DROP DATABASE IF EXISTS "{self.database}" WITH (FORCE)')
@@ -745,7 +758,7 @@ def main(argv: list[str] | None = None) -> int:
         # are compared, every revision of one backend at once (the comparison is what must share the same minutes).
         groups = [[(r, b) for r in revisions] for b in backends] if revisions else [[(None, b) for b in backends]]
         for group in groups:
-            live = [Server(backend, args.workers, sample_dir, revision) for revision, backend in group]
+            live = [Server(backend, args.workers, sample_dir, revision, bool(revisions)) for revision, backend in group]
             if args.port:  # fixed ports on a shared machine: the same ones for every group, one after another
                 for offset, server in enumerate(live):
                     server.port = args.port + offset
