@@ -8,7 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import date
 from typing import Any, cast
 
-from sqlalchemy import delete, select
+from sqlalchemy import Select, delete, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from matchmaker.domain import DECIDED_STATUSES, MATCH_STATUS_LABELS
@@ -62,6 +62,16 @@ def create_run(
     return run
 
 
+def selected_needs(filters: MatchFilters) -> Select[Any]:
+    """The open needs a run with these need filters ranks (chain and region), in id order."""
+    stmt = select(Demand).where(Demand.status == DEMANDS.live_status).order_by(Demand.id)
+    if filters.field:
+        stmt = stmt.where(Demand.field.in_(filters.field))
+    if filters.region:
+        stmt = stmt.where(Demand.region.in_(filters.region))
+    return stmt
+
+
 def get_run(session: Session, run_id: int) -> MatchingRun:
     """A run by id; 404 when there is none."""
     run = session.get(MatchingRun, run_id)
@@ -93,12 +103,7 @@ def execute_run(
         run.status = "running"
         need_filters = MatchFilters(**run.filters.get("demands", {}))
         offer_filters = MatchFilters(**run.filters.get("achievements", {}))
-        stmt = select(Demand).where(Demand.status == DEMANDS.live_status).order_by(Demand.id)
-        if need_filters.field:
-            stmt = stmt.where(Demand.field.in_(need_filters.field))
-        if need_filters.region:
-            stmt = stmt.where(Demand.region.in_(need_filters.region))
-        needs = list(session.scalars(stmt))
+        needs = list(session.scalars(selected_needs(need_filters)))
         skipped = stale_ids(session, "achievements") if run.filters.get("skip_stale") else set()
         if run.filters.get("skip_stale"):  # closed records are never ranked; stale ones on request
             stale_needs = stale_ids(session, "demands")
@@ -260,12 +265,7 @@ def unmatched_needs(session: Session, run_id: int) -> list[dict[str, Any]]:
     has the need's brief and its best pairing (score, band, achievement title) when there is one.
     """
     run = get_run(session, run_id)
-    need_filters = MatchFilters(**run.filters.get("demands", {}))
-    stmt = select(Demand).where(Demand.status == "open").order_by(Demand.id)
-    if need_filters.field:
-        stmt = stmt.where(Demand.field.in_(need_filters.field))
-    if need_filters.region:
-        stmt = stmt.where(Demand.region.in_(need_filters.region))
+    stmt = selected_needs(MatchFilters(**run.filters.get("demands", {})))
     best: dict[int, tuple[float, str, str]] = {}
     pairs = session.execute(
         select(Match.demand_id, Match.score, Match.explanation, Achievement.title)
