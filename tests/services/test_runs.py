@@ -131,14 +131,7 @@ def test_decisions_survive_a_new_run_and_are_not_proposed_again(lists: Lists) ->
         assert all(m.status == "proposed" for m in latest)
         assert kept_pair not in {(m.demand_id, m.achievement_id) for m in latest}
         # the earlier undecided proposal was replaced by this run's, not kept beside it
-        assert (
-            sum(
-                1
-                for m in everything
-                if (m.demand_id, m.achievement_id) == (undecided.demand_id, undecided.achievement_id)
-            )
-            == 1
-        )
+        assert [(m.demand_id, m.achievement_id) for m in everything].count(replaced_pair) == 1
         assert get_run(s, second).kept == 1
 
 
