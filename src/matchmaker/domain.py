@@ -7,6 +7,13 @@ from enum import StrEnum
 
 from matchmaker.search.text import normalize_text, to_simplified
 
+# One name per concept. A record's industrial chain (所属产业链/领域) is its ``field``, the canonical column name of
+# DOMAIN.md: the column, the API's bodies and query parameters, imports and exports, filters (``Filter.fields``), the
+# web forms and the CLI's ``--field`` all say ``field``, as they say ``region`` for its region. The values are chains:
+# the enumeration (``CHAINS``), its type and normaliser (``Chain``, ``normalize_chain``), the explanation's component
+# ``chain`` (same chain or not) and the chains a resource serves or an event focuses on (``chains``: sets of values,
+# not a record's own field). Likewise a list is a ``kind`` (``achievements`` / ``demands``), and every normaliser is
+# spelled ``normalize_*``.
 CHAINS: tuple[str, ...] = (
     "信创",
     "高端装备",

@@ -102,6 +102,19 @@ def test_queue_filters_sort_pages_and_views(
         review.delete_view(session, other, view.id)
 
 
+def test_the_queue_filters_by_the_needs_field_and_follows_views_saved_as_chain(
+    web_client: TestClient, web_account: Callable[..., str], pairings: list[int]
+) -> None:
+    email = web_account("manager")
+    web_sign_in(web_client, email)
+    assert "共 3 条配对" in web_client.get("/queue", params={"field": "新材料"}).text  # the need's field, as in the API
+    assert "共 0 条配对" in web_client.get("/queue", params={"field": "信创"}).text
+    # a view or a bookmark from before the rename keeps its filter
+    old = web_client.get("/queue", params={"chain": "信创", "dst": "天津"}, follow_redirects=False)
+    assert old.status_code == 303
+    assert old.headers["location"] == "/queue?field=%E4%BF%A1%E5%88%9B&dst=%E5%A4%A9%E6%B4%A5"
+
+
 def test_bulk_changes_are_all_or_nothing(
     web_client: TestClient, web_account: Callable[..., str], pairings: list[int], session: Session
 ) -> None:

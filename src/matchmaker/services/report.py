@@ -61,7 +61,7 @@ def contract_rows(session: Session, since: date, until: date) -> list[dict[str, 
                 "receiver": _first(c.parties, "需方", "name"),
                 "receiver_region": receiver_region,
                 "flow": f"{supplier_region}→{receiver_region}",
-                "chain": a.field,
+                "field": a.field,
                 "total_wan": c.total_wan,
                 "tech_wan": c.tech_wan,
                 "registration_no": c.registration_no,
@@ -92,7 +92,7 @@ def landed_rows(session: Session, since: date, until: date) -> list[dict[str, An
             "achievement_external_id": a.external_id,
             "achievement": a.title,
             "achievement_region": a.region,
-            "chain": a.field,
+            "field": a.field,
             "enterprise": d.enterprise,
             "need_kind": d.need_kind,
             "carrier_kind": landing.carrier_kind,
@@ -183,7 +183,7 @@ def build_report(session: Session, since: date, until: date, principal: Principa
         book, "合同按类型", ["合同类型", *summary_headers], summary_rows(summarise(contracts, "type", CONTRACT_TYPES))
     )
     _sheet(book, "按区域流向", ["区域流向(供方→需方)", *summary_headers], summary_rows(summarise(contracts, "flow")))
-    _sheet(book, "按产业链", ["产业链(成果)", *summary_headers], summary_rows(summarise(contracts, "chain")))
+    _sheet(book, "按产业链", ["产业链(成果)", *summary_headers], summary_rows(summarise(contracts, "field")))
     _sheet(
         book,
         "落地成果",
@@ -193,7 +193,7 @@ def build_report(session: Session, since: date, until: date, principal: Principa
         ],
         [
             [
-                r["match_id"], r["achievement_external_id"], r["achievement"], r["achievement_region"], r["chain"],
+                r["match_id"], r["achievement_external_id"], r["achievement"], r["achievement_region"], r["field"],
                 r["enterprise"], r["need_kind"], r["carrier_kind"], r["carrier"], r["region"], r["landed_on"],
                 r["funding_wan"], r["funds"],
             ]
@@ -210,7 +210,7 @@ def build_report(session: Session, since: date, until: date, principal: Principa
         [
             [
                 c["id"], c["match_id"], c["type"], c["title"], c["signed_on"], c["supplier"], c["supplier_region"],
-                c["receiver"], c["receiver_region"], c["chain"], c["total_wan"], c["tech_wan"], c["registration_no"],
+                c["receiver"], c["receiver_region"], c["field"], c["total_wan"], c["tech_wan"], c["registration_no"],
             ]
             for c in contracts
         ],

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 from typing import Annotated, Any
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, urlencode
 
 from fastapi import Form, Query, Request, Response
 from pydantic import BaseModel
@@ -25,6 +25,8 @@ PAGE_SIZE = 50
 BOARD_CARDS = 12
 STAGES = tuple(s for s in MATCH_STATUSES if s != "rejected")
 BANDS = [(low, high) for low, high in zip(SCORE_BANDS, SCORE_BANDS[1:], strict=False)]
+LEGACY_NAMES = {"chain": "field"}
+"""Query parameters renamed since views were saved (the need's chain is its ``field`` everywhere)."""
 PRESET_VIEWS = (("view.my_open", "assignee=me&status=open"), ("view.new_this_week", "since=7"))
 
 
@@ -32,7 +34,7 @@ class QueueFilters(BaseModel):
     """The queue's query parameters."""
 
     status: list[str] = []
-    chain: list[str] = []
+    field: list[str] = []  # the need's industrial chain (its `field`, as in GET /api/v1/matches)
     src: str = ""  # the achievement's region (a region flow: src → dst)
     dst: str = ""  # the need's region
     assignee: str = ""  # a user id, or "me"
@@ -57,7 +59,7 @@ def _query(f: QueueFilters, principal: Principal) -> workflow.MatchQuery:
     return workflow.MatchQuery(
         statuses=statuses,
         assignee_id=assignee,
-        fields=tuple(c for c in f.chain if c),
+        fields=tuple(c for c in f.field if c),
         regions=(f.dst,) if f.dst else (),
         achievement_regions=(f.src,) if f.src else (),
         run_id=f.run,
@@ -122,6 +124,9 @@ def queue(
     done: int | None = None,
 ) -> Response:
     """The review queue (a table, or a board by stage)."""
+    if LEGACY_NAMES.keys() & request.query_params.keys():  # a view saved before the rename: the same filters
+        renamed = [(LEGACY_NAMES.get(k, k), v) for k, v in request.query_params.multi_items()]
+        return redirect(f"/queue?{urlencode(renamed)}", request)
     return render(request, "queue.html", _page(session, principal, f, done=done))
 
 
@@ -159,7 +164,8 @@ def bulk(
 
 def _filters_of(query: str) -> QueueFilters:
     values = parse_qs(query)
-    multi = {"status", "chain"}
+    multi = {"status", "field"}
+    values = {LEGACY_NAMES.get(k, k): v for k, v in values.items()}
     data = {k: (v if k in multi else v[0]) for k, v in values.items() if k in QueueFilters.model_fields}
     return QueueFilters.model_validate(data)
 

@@ -36,7 +36,7 @@ def start_run(
     principal: WebPrincipalDep,
     tasks: BackgroundTasks,
     k: Annotated[str, Form()] = "10",
-    chain: Annotated[list[str], Form()] = [],  # noqa: B006 - FastAPI copies defaults
+    field: Annotated[list[str], Form()] = [],  # noqa: B006 - FastAPI copies defaults
     region: Annotated[list[str], Form()] = [],  # noqa: B006
     constraints: Annotated[str, Form()] = "flag",
 ) -> Response:
@@ -47,9 +47,9 @@ def start_run(
         if not k.strip().isdigit():
             raise ValidationFailed("k must be a number", fields=[field_error("k", "not a number")])
         try:
-            filters = MatchFilters(field=[c for c in chain if c], region=[r for r in region if r])
+            filters = MatchFilters(field=[c for c in field if c], region=[r for r in region if r])
         except ValidationError as exc:
-            raise ValidationFailed(str(exc), fields=[field_error("chain", str(exc))]) from exc
+            raise ValidationFailed(str(exc), fields=[field_error("field", str(exc))]) from exc
         run = run_service.create_run(
             session,
             k=int(k),
