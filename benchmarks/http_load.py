@@ -736,6 +736,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.tiny:
         args.backends, args.duration, args.repeats, args.rate, args.users = "sqlite", 5, 1, 60.0, 6
         args.probe_interval, args.confirm, args.connections = 2.0, 2, "2"
+        args.warmup = min(args.warmup, 2)
     generators = _generators(args.generators, args.connections)
     machine_info = machine()
     backends = [b.strip() for b in args.backends.split(",") if b.strip()]
