@@ -753,6 +753,7 @@ def main(argv: list[str] | None = None) -> int:
     trees = Path(tempfile.mkdtemp(prefix="mm-bench-revisions-"))
     servers: dict[str, Server] = {}
     runs: list[dict[str, Any]] = []
+    failures: list[dict[str, Any]] = []
     try:
         revisions = resolve(ROOT, names, trees)
         # Servers that run at the same time, their load runs alternating: every backend at once, or, when revisions
@@ -764,7 +765,11 @@ def main(argv: list[str] | None = None) -> int:
                 for offset, server in enumerate(live):
                     server.port = args.port + offset
             servers.update((server.label, server) for server in live)
-            runs.extend(run_group(live, generators, args, words))
+            try:
+                runs.extend(run_group(live, generators, args, words))
+            except RuntimeError as exc:  # a server that never came up: the other groups' figures still count
+                log(f"group {[s.label for s in live]} failed: {exc}")
+                failures.append({"servers": [s.label for s in live], "error": str(exc)[-2000:]})
     finally:
         shutil.rmtree(sample_tmp, ignore_errors=True)
         shutil.rmtree(trees, ignore_errors=True)
@@ -811,6 +816,7 @@ def main(argv: list[str] | None = None) -> int:
             "sample_dir": str(sample_dir.relative_to(ROOT)) if sample_dir == SAMPLE_DIR else "sliced sample",
             "revisions": [{"name": r.name, "commit": r.commit} for r in revisions],
             "comparison": comparison,
+            "failures": failures,
             "load_average_at_end": [round(x, 2) for x in os.getloadavg()],
         },
         machine_info=machine_info,
