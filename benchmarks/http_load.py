@@ -2,7 +2,7 @@
 
     python benchmarks/http_load.py [--backends sqlite,postgresql] [--generators wrk] [--connections 2,4]
                                    [--duration 60] [--repeats 2] [--rate 340] [--users 34] [--tiny]
-                                   [--revisions 106765c,worktree]
+                                   [--revisions 106765c,HEAD] [--warmup 5] [--port 8110]
 
 For each backend the script starts ``matchmaker serve --workers 2`` in a subprocess (MATCHMAKER_DATA_DIR = a temporary
 folder, the sample lists loaded on first start, OMP_NUM_THREADS = MATCHMAKER_FAISS_THREADS = 1; PostgreSQL: a fresh
