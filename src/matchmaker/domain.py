@@ -104,6 +104,24 @@ def allowed_moves(status: str) -> tuple[str, ...]:
     return MOVES.get(status, ())
 
 
+RECORD_STATUS_LABELS: dict[str, str] = {
+    "draft": "草稿",
+    "active": "已发布",
+    "open": "征集中",
+    "closed": "已关闭",
+    "archived": "已归档",
+}
+"""The statuses of achievements and needs as spreadsheets show them (imports accept either form)."""
+
+
+def record_status(value: object) -> object:
+    """A record status from its label (已发布 → active); anything else unchanged, for the enum to judge."""
+    if isinstance(value, str):
+        text = value.strip()
+        return next((k for k, v in RECORD_STATUS_LABELS.items() if v == text), text)
+    return value
+
+
 # Canonical field name → Chinese column label used in offices' Excel sheets (DOMAIN.md).
 ACHIEVEMENT_LABELS: dict[str, str] = {
     "external_id": "成果编号",
@@ -113,10 +131,10 @@ ACHIEVEMENT_LABELS: dict[str, str] = {
     "field": "所属产业链",
     "owner": "完成单位",
     "region": "所在地区",
-    "trl": "技术成熟度",
+    "trl": "技术成熟度(1-9级)",
     "transfer_modes": "合作方式",
     "ip": "知识产权",
-    "price_wan": "参考价格",
+    "price_wan": "参考价格(万元)",
     "status": "状态",
 }
 DEMAND_LABELS: dict[str, str] = {
@@ -127,12 +145,12 @@ DEMAND_LABELS: dict[str, str] = {
     "field": "所属产业链",
     "enterprise": "需求单位",
     "region": "所在地区",
-    "budget_wan": "预算",
-    "min_trl": "最低成熟度要求",
+    "budget_wan": "预算(万元)",
+    "min_trl": "最低成熟度要求(1-9级)",
     "deadline": "截止日期",
     "preferred_modes": "期望合作方式",
     "confidential": "是否保密",
-    "bounty_wan": "揭榜挂帅",
+    "bounty_wan": "揭榜挂帅奖金(万元)",
     "need_kind": "需求类型",
     "status": "状态",
 }
@@ -144,13 +162,13 @@ _LABEL_ALIASES: dict[str, str] = {
     "领域": "field",
     "完成单位/权属人": "owner",
     "权属人": "owner",
-    "参考价格(万元)": "price_wan",
     "价格": "price_wan",
-    "预算(万元)": "budget_wan",
+    "揭榜挂帅": "bounty_wan",
     "揭榜挂帅(万元)": "bounty_wan",
-    "揭榜挂帅奖金": "bounty_wan",
     "悬赏金额": "bounty_wan",
     "成熟度": "trl",
+    "成熟度(TRL)": "trl",
+    "TRL": "trl",
     "最低成熟度": "min_trl",
     "截止时间": "deadline",
     "合作模式": "transfer_modes",
@@ -168,20 +186,28 @@ def _header_key(header: str) -> str:
     return to_simplified(normalize_text(header)).replace(" ", "").lower()
 
 
-def header_map(labels: dict[str, str]) -> dict[str, str]:
-    """Map every accepted spelling of a column header (canonical or Chinese) to its canonical field name."""
-    mapping: dict[str, str] = {}
+def accepted_headers(labels: dict[str, str]) -> dict[str, list[str]]:
+    """Every header an import accepts for each field, in the order README lists them: the field name, the Chinese
+    label (with its unit), the label without its unit (预算), then the other spellings offices use. Headers are
+    compared after NFKC, Traditional → Simplified, without spaces and case (预算（万元） = 預算(萬元))."""
+    out: dict[str, list[str]] = {name: [name, label] for name, label in labels.items()}
     for name, label in labels.items():
-        mapping[_header_key(name)] = name
-        mapping[_header_key(label)] = name
+        bare = label.split("(")[0]
+        if bare != label:
+            out[name].append(bare)
     for alias, name in _LABEL_ALIASES.items():
         if name in labels:
-            mapping[_header_key(alias)] = name
-    # Transfer-mode labels differ between the two lists.
-    if "preferred_modes" in labels:
-        mapping[_header_key("合作方式")] = "preferred_modes"
-        mapping[_header_key("合作模式")] = "preferred_modes"
-    return mapping
+            out[name].append(alias)
+    if "preferred_modes" in labels:  # transfer-mode labels differ between the two lists
+        out["preferred_modes"] += ["合作方式", "合作模式"]
+    return {name: list(dict.fromkeys(spellings)) for name, spellings in out.items()}
+
+
+def header_map(labels: dict[str, str]) -> dict[str, str]:
+    """Map every accepted spelling of a column header (:func:`accepted_headers`) to its canonical field name."""
+    return {
+        _header_key(spelling): name for name, spellings in accepted_headers(labels).items() for spelling in spellings
+    }
 
 
 def canonical_header(header: str, mapping: dict[str, str]) -> str | None:

@@ -8,6 +8,7 @@ from fastapi import APIRouter, File, Query, Request, Response, UploadFile, statu
 from starlette.concurrency import run_in_threadpool
 
 from matchmaker.api.deps import PrincipalDep, SessionDep, SettingsDep
+from matchmaker.api.downloads import attachment, dated
 from matchmaker.errors import ValidationFailed
 from matchmaker.schemas import ImportReport, Page
 from matchmaker.schemas.common import Id
@@ -66,11 +67,7 @@ def export_resources(
     """Every matching resource as a file that re-imports to the same resources."""
     content = svc.export_resources(session, _query(params), params.format, params.headers)
     format = params.format
-    return Response(
-        content,
-        media_type=MEDIA_TYPES[format],
-        headers={"Content-Disposition": f'attachment; filename="resources.{format}"'},
-    )
+    return attachment(content, MEDIA_TYPES[format], dated("载体与资源清单", format), dated("resources", format))
 
 
 @router.get("/resources/{resource_id}", response_model=ResourceRead, summary="Get a resource")

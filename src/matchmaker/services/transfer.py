@@ -12,6 +12,7 @@ from typing import Any, cast
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
+from matchmaker.domain import RECORD_STATUS_LABELS
 from matchmaker.errors import InvalidImport, TooLarge, ValidationFailed, field_error
 from matchmaker.kinds import KindSpec, Record
 from matchmaker.models import ImportBatch
@@ -209,16 +210,17 @@ def export_columns(spec: KindSpec) -> list[str]:
     return ["id", *spec.labels.keys()]
 
 
-def _cell(value: Any, *, for_sheet: bool) -> Any:
-    if isinstance(value, list):
-        return "、".join(value) if for_sheet else value
+def _json_value(value: Any) -> Any:
     if isinstance(value, Decimal):
         return int(value) if value == value.to_integral_value() else float(value)
     if isinstance(value, date | datetime):
         return value.isoformat()
-    if isinstance(value, bool) and for_sheet:
-        return "是" if value else "否"
     return value
+
+
+def _sheet_value(column: str, value: Any) -> Any:
+    """A spreadsheet cell: the status in Chinese; the table writer formats the rest (是/否, 、, real dates)."""
+    return RECORD_STATUS_LABELS.get(value, value) if column == "status" else value
 
 
 def export_records(
@@ -248,9 +250,9 @@ def export_records(
         values = {c: getattr(record, c) for c in columns}
         rows.append(masks.apply(record, values) if masks is not None else values)
     if fmt == "json":
-        items = [{t: _cell(row[c], for_sheet=False) for c, t in zip(columns, titles, strict=True)} for row in rows]
+        items = [{t: _json_value(row[c]) for c, t in zip(columns, titles, strict=True)} for row in rows]
         return json.dumps(items, ensure_ascii=False, indent=1).encode("utf-8")
-    cells = ([_cell(row[c], for_sheet=True) for c in columns] for row in rows)
+    cells = ([_sheet_value(c, row[c]) for c in columns] for row in rows)
     return write_table(cast(TableFormat, fmt), titles, cells, sheet=spec.sheet_name)
 
 
