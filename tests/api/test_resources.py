@@ -10,8 +10,10 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
+from matchmaker.api.downloads import dated
 from matchmaker.models import Match
 from tests.factories import achievement, demand
+from tests.sheets import assert_chinese_download, assert_office_xlsx
 
 
 def resource(**overrides: Any) -> dict[str, Any]:
@@ -116,6 +118,8 @@ def test_filters(client: TestClient, resources: list[int]) -> None:
 def test_export_and_import_round_trip_with_chinese_headers(client: TestClient, resources: list[int]) -> None:
     exported = client.get("/api/v1/resources/export", params={"format": "xlsx"})
     assert exported.status_code == 200
+    assert_office_xlsx(exported.content)
+    assert_chinese_download(exported, dated("载体与资源清单", "xlsx"))
     sheet = openpyxl.load_workbook(io.BytesIO(exported.content)).active
     assert sheet is not None
     header = [c.value for c in sheet[1]]
