@@ -181,6 +181,42 @@ _LABEL_ALIASES: dict[str, str] = {
 }
 
 
+HEADER_EXAMPLES: dict[str, str] = {
+    "external_id": "BJ-2024-0178",
+    "title": "相变蓄冷材料 / 焊缝低温开裂",
+    "summary": "潜热≥220 J/g，保温箱在35℃环境下保持2～8℃达120小时",
+    "description": "注塑件一个周期40秒，冷却占一大半",
+    "keywords": "相变蓄冷、冷链",
+    "field": "新材料（" + "、".join(CHAINS[:3]) + " …）",
+    "owner": "北方理工大学",
+    "enterprise": "津沽重工有限公司",
+    "region": "北京 / 天津 / 河北 / 其他",
+    "trl": "7",
+    "min_trl": "6",
+    "transfer_modes": "许可、合作开发",
+    "preferred_modes": "技术服务",
+    "ip": "发明专利 4 项",
+    "price_wan": "150",
+    "budget_wan": "80",
+    "deadline": "2027-03-31 或 2027年3月31日",
+    "confidential": "是 / 否",
+    "bounty_wan": "300",
+    "need_kind": "技术需求 / 应用场景",
+    "status": "已发布 / 征集中 / 草稿 …（或 active / open / draft）",
+    "name": "天开高教科创园",
+    "kind": "园区 / 孵化器 / 中试平台 / 概念验证中心 / 基金",
+    "chains": "新材料、新能源",
+    "trl_min": "5",
+    "trl_max": "7",
+    "capacity": "中试线 2 条",
+    "fund_stage": "种子期 / 天使期 / 初创期 / 成长期",
+    "ticket_min_wan": "100",
+    "ticket_max_wan": "500",
+    "contact": "张老师 022-12345678",
+}
+"""An example cell per import column (README's list of accepted headers shows them)."""
+
+
 def _header_key(header: str) -> str:
     """Comparable form of a column header: NFKC, Simplified, no spaces, lower-case, ASCII brackets."""
     return to_simplified(normalize_text(header)).replace(" ", "").lower()
@@ -224,11 +260,19 @@ _REGION_LOOKUP = {**_enum_lookup(REGIONS), "北京市": "北京", "天津市": "
 _MODE_LOOKUP = _enum_lookup(TRANSFER_MODES)
 
 
+class NotOneOf(ValueError):
+    """A value outside an enumeration; import reports name the allowed values in the reader's language."""
+
+    def __init__(self, what: str, allowed: tuple[str, ...], value: str) -> None:
+        super().__init__(f"{what} must be one of {'、'.join(allowed)} (got {value!r})")
+        self.allowed = allowed
+
+
 def _normalize_enum(value: str, lookup: dict[str, str], what: str, allowed: tuple[str, ...]) -> str:
     key = to_simplified(normalize_text(value))
     if key in lookup:
         return lookup[key]
-    raise ValueError(f"{what} must be one of {'、'.join(allowed)} (got {value!r})")
+    raise NotOneOf(what, allowed, value)
 
 
 def normalize_chain(value: str) -> str:
@@ -270,8 +314,8 @@ RESOURCE_LABELS: dict[str, str] = {
     "kind": "资源类型",
     "region": "所在地区",
     "chains": "服务产业链",
-    "trl_min": "适用成熟度下限",
-    "trl_max": "适用成熟度上限",
+    "trl_min": "适用成熟度下限(1-9级)",
+    "trl_max": "适用成熟度上限(1-9级)",
     "description": "资源简介",
     "capacity": "承载能力",
     "fund_stage": "投资阶段",

@@ -192,3 +192,10 @@ def test_resources_that_fit_an_achievement_and_a_pairing(
     incubator = client.get(f"/api/v1/matches/{match.id}/resources").json()["items"]
     assert next(i for i in incubator if i["resource"]["region"] == "北京")["components"]["region"] == 0.1
     assert client.get("/api/v1/achievements/999999/resources").status_code == 404
+
+
+def test_import_errors_name_the_column_as_written(client: TestClient) -> None:
+    content = "资源名称,资源类型,资源简介,單筆投資下限（萬元）\n滨海基金,基金,投资成果转化,一百\n".encode()
+    report = client.post("/api/v1/imports/resources", files={"file": ("r.csv", io.BytesIO(content))}).json()
+    assert [e["message"] for e in report["errors"]] == ["第 2 行 「單筆投資下限（萬元）」：应为数字（填写的是 “一百”）"]
+    assert report["errors"][0]["field"] == "ticket_min_wan"

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, File, Query, Request, Response, UploadFile, status
 from starlette.concurrency import run_in_threadpool
 
-from matchmaker.api.deps import PrincipalDep, SessionDep, SettingsDep
+from matchmaker.api.deps import LanguageDep, PrincipalDep, SessionDep, SettingsDep
 from matchmaker.api.downloads import attachment, dated
 from matchmaker.errors import ValidationFailed
 from matchmaker.schemas import ImportReport, Page
@@ -94,6 +94,7 @@ async def import_resources(
     session: SessionDep,
     settings: SettingsDep,
     principal: PrincipalDep,
+    lang: LanguageDep,
     file: UploadFile = File(...),
     dry_run: Annotated[bool, Query(description="validate and report without writing")] = False,
     atomic: Annotated[bool, Query(description="write nothing when any row fails")] = False,
@@ -105,7 +106,7 @@ async def import_resources(
     content = await run_in_threadpool(read_upload, file.file, settings.max_upload_bytes)
     rows = await run_in_threadpool(svc.parse_resources, content, fmt, max_rows=settings.max_import_rows)
     return await run_in_threadpool(
-        svc.import_resources, session, rows, dry_run=dry_run, atomic=atomic, principal=principal
+        svc.import_resources, session, rows, dry_run=dry_run, atomic=atomic, principal=principal, lang=lang
     )
 
 

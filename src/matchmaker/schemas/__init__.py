@@ -322,8 +322,12 @@ class RowError(BaseModel):
     """Why one row of an import failed."""
 
     row: int
-    field: str
-    message: str
+    field: str = Field(description="the canonical field name")
+    column: str | None = Field(None, description="the column as the file spelled it (else the Chinese label)")
+    value: str | None = Field(None, description="the value the row gave, as text")
+    message: str = Field(
+        description="第 12 行 「预算(万元)」：应为数字（填写的是 “八十”）; English with Accept-Language: en"
+    )
 
 
 class RowDuplicate(BaseModel):
