@@ -40,6 +40,10 @@ def test_import_dry_run_import_and_export(env: Path) -> None:
     assert json.loads(dry.stdout.strip().splitlines()[-1])["created"] == 2
     real = runner.invoke(app, ["import", "demands", str(source)])
     assert json.loads(real.stdout.strip().splitlines()[-1])["written"] is True
+    assert "importing demands: 2/2 (100%)" in real.stderr
+    quiet = runner.invoke(app, ["import", "demands", str(source), "--quiet"])
+    assert quiet.exit_code == 0, quiet.output
+    assert "importing" not in quiet.stderr
     out = env / "out.json"
     exported = runner.invoke(app, ["export", "demands", "--out", str(out)])
     assert exported.exit_code == 0, exported.output
@@ -53,7 +57,7 @@ def test_import_reports_failed_rows_with_exit_code_2(env: Path) -> None:
     source.write_text("title,summary,trl\n好,简介,10\n", encoding="utf-8")
     result = runner.invoke(app, ["import", "achievements", str(source), "--atomic"])
     assert result.exit_code == 1
-    assert "trl" in result.output
+    assert "第 2 行 「trl」：应为 1 到 9 之间的整数（填写的是 “10”）" in result.output
 
 
 def test_demo_loads_sample_lists(env: Path) -> None:
@@ -126,7 +130,13 @@ def test_match_list_writes_the_spreadsheet(in_loaded: Path) -> None:
     rows = list(openpyxl.load_workbook(out).active.iter_rows(values_only=True))  # type: ignore[union-attr]
     assert rows[0][0] == "需求编号"
     assert len(rows) - 1 == 2 * 8  # eight open 新材料 needs in the sample list, two pairings each
+    run_id = result.stderr.split("matching run ")[-1].split(":")[0]
+    assert f"matching run {run_id}: needs ranked: 8/8 (100%)" in result.stderr  # not a terminal: a log line
     assert runner.invoke(app, ["match-list", "--out", str(in_loaded / "x.pdf")]).exit_code == 2
+    quiet = runner.invoke(app, ["match-list", "--out", str(out), "--k", "2", "--field", "新材料", "--quiet"])
+    assert quiet.exit_code == 0, quiet.output
+    assert "needs ranked" not in quiet.stderr
+    assert "wrote" in quiet.stderr  # the result is still said
 
 
 def test_users_create_prints_a_working_token(in_loaded: Path) -> None:
