@@ -76,7 +76,6 @@ def detect_language(text: str) -> Language:
     cjk = _CJK.findall(text)
     latin = _LATIN_WORD.findall(text)
     cjk_weight, latin_weight = float(len(cjk)), float(len(latin))
-    total = cjk_weight + latin_weight
     family = _family(cjk_weight, latin_weight)
     if family != "zh":
         return family
