@@ -185,7 +185,7 @@ HEADER_EXAMPLES: dict[str, str] = {
     "external_id": "BJ-2024-0178",
     "title": "相变蓄冷材料 / 焊缝低温开裂",
     "summary": "潜热≥220 J/g，保温箱在35℃环境下保持2～8℃达120小时",
-    "description": "注塑件一个周期40秒，冷却占一大半",
+    "description": "注塑件一个周期40秒，冷却占一大半（需求）；百吨级材料放大中试线（资源）",
     "keywords": "相变蓄冷、冷链",
     "field": "新材料（" + "、".join(CHAINS[:3]) + " …）",
     "owner": "北方理工大学",

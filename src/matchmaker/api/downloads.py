@@ -23,7 +23,9 @@ def dated(stem: str, extension: str, now: datetime | None = None) -> str:
 
 def content_disposition(filename: str, fallback: str) -> str:
     """An ``attachment`` header value with the UTF-8 name and an ASCII fallback (quotes and controls dropped)."""
-    ascii_name = "".join(c for c in fallback if 32 <= ord(c) < 127 and c not in '"\\') or "download"
+    ascii_name = "".join(c for c in fallback if 32 <= ord(c) < 127 and c not in '"\\')
+    if not ascii_name or ascii_name.startswith("."):  # nothing but an extension left: keep a name in front of it
+        ascii_name = "download" + ascii_name
     return f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(filename, safe='')}"
 
 
