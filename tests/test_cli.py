@@ -77,6 +77,7 @@ def loaded(tmp_path_factory: pytest.TempPathFactory) -> Path:
         assert runner.invoke(app, ["demo"]).exit_code == 0
         first = runner.invoke(app, ["reindex"])
         assert first.exit_code == 0, first.output
+        assert "embedding achievements (use-multilingual-v3+t2s): 306/306 (100%)" in first.stderr  # progress, logged
     finally:
         patch.undo()
     return folder
@@ -90,8 +91,9 @@ def in_loaded(loaded: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def test_reindex_with_nothing_changed_embeds_nothing(in_loaded: Path) -> None:
-    result = runner.invoke(app, ["reindex"])
+    result = runner.invoke(app, ["reindex", "--quiet"])
     assert result.exit_code == 0, result.output
+    assert "embedding" not in result.stderr  # --quiet: results only
     assert "achievements: 306 records" in result.output
     assert "texts embedded this time: 0" in result.output
 
