@@ -40,6 +40,10 @@ def test_import_dry_run_import_and_export(env: Path) -> None:
     assert json.loads(dry.stdout.strip().splitlines()[-1])["created"] == 2
     real = runner.invoke(app, ["import", "demands", str(source)])
     assert json.loads(real.stdout.strip().splitlines()[-1])["written"] is True
+    assert "importing demands: 2/2 (100%)" in real.stderr
+    quiet = runner.invoke(app, ["import", "demands", str(source), "--quiet"])
+    assert quiet.exit_code == 0, quiet.output
+    assert "importing" not in quiet.stderr
     out = env / "out.json"
     exported = runner.invoke(app, ["export", "demands", "--out", str(out)])
     assert exported.exit_code == 0, exported.output
@@ -53,7 +57,7 @@ def test_import_reports_failed_rows_with_exit_code_2(env: Path) -> None:
     source.write_text("title,summary,trl\n好,简介,10\n", encoding="utf-8")
     result = runner.invoke(app, ["import", "achievements", str(source), "--atomic"])
     assert result.exit_code == 1
-    assert "trl" in result.output
+    assert "第 2 行 「trl」：应为 1 到 9 之间的整数（填写的是 “10”）" in result.output
 
 
 def test_demo_loads_sample_lists(env: Path) -> None:
@@ -73,6 +77,7 @@ def loaded(tmp_path_factory: pytest.TempPathFactory) -> Path:
         assert runner.invoke(app, ["demo"]).exit_code == 0
         first = runner.invoke(app, ["reindex"])
         assert first.exit_code == 0, first.output
+        assert "embedding achievements (use-multilingual-v3+t2s): 306/306 (100%)" in first.stderr  # progress, logged
     finally:
         patch.undo()
     return folder
@@ -86,8 +91,9 @@ def in_loaded(loaded: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def test_reindex_with_nothing_changed_embeds_nothing(in_loaded: Path) -> None:
-    result = runner.invoke(app, ["reindex"])
+    result = runner.invoke(app, ["reindex", "--quiet"])
     assert result.exit_code == 0, result.output
+    assert "embedding" not in result.stderr  # --quiet: results only
     assert "achievements: 306 records" in result.output
     assert "texts embedded this time: 0" in result.output
 
@@ -126,7 +132,13 @@ def test_match_list_writes_the_spreadsheet(in_loaded: Path) -> None:
     rows = list(openpyxl.load_workbook(out).active.iter_rows(values_only=True))  # type: ignore[union-attr]
     assert rows[0][0] == "需求编号"
     assert len(rows) - 1 == 2 * 8  # eight open 新材料 needs in the sample list, two pairings each
+    run_id = result.stderr.split("matching run ")[-1].split(":")[0]
+    assert f"matching run {run_id}: needs ranked: 8/8 (100%)" in result.stderr  # not a terminal: a log line
     assert runner.invoke(app, ["match-list", "--out", str(in_loaded / "x.pdf")]).exit_code == 2
+    quiet = runner.invoke(app, ["match-list", "--out", str(out), "--k", "2", "--field", "新材料", "--quiet"])
+    assert quiet.exit_code == 0, quiet.output
+    assert "needs ranked" not in quiet.stderr
+    assert "wrote" in quiet.stderr  # the result is still said
 
 
 def test_users_create_prints_a_working_token(in_loaded: Path) -> None:

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import io
 from datetime import date, timedelta
 from pathlib import Path
 
-import openpyxl
 import pytest
 from typer.testing import CliRunner
 
@@ -18,6 +16,7 @@ from matchmaker.schemas.challenges import ChallengeCreate, Move
 from matchmaker.services import challenge_flow, challenges
 from matchmaker.services.auth import create_user
 from tests.challenge_factories import challenge
+from tests.sheets import assert_office_xlsx
 
 runner = CliRunner()
 
@@ -56,7 +55,7 @@ def test_publish_and_export_board(vetted: list[int], tmp_path: Path) -> None:
 
     xlsx = tmp_path / "board.xlsx"
     assert runner.invoke(app, ["challenges", "export", "--out", str(xlsx)]).exit_code == 0
-    sheet = openpyxl.load_workbook(io.BytesIO(xlsx.read_bytes())).active
+    sheet = assert_office_xlsx(xlsx.read_bytes()).active
     assert sheet is not None
     header = [c.value for c in sheet[1]]
     assert header[:3] == ["榜单编号", "榜单名称", "发榜单位"]

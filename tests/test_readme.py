@@ -9,6 +9,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from matchmaker.app import create_app
 from matchmaker.config import Settings
+from matchmaker.domain import ACHIEVEMENT_LABELS, DEMAND_LABELS, HEADER_EXAMPLES, RESOURCE_LABELS, accepted_headers
 
 README = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
 
@@ -57,3 +58,31 @@ def test_every_curl_route_and_parameter_exists() -> None:
         if params - known:
             problems.append(f"{method.upper()} {path}: unknown parameter(s) {sorted(params - known)}")
     assert problems == []
+
+
+HEADER_LISTS = {
+    "科技成果 (achievements)": ACHIEVEMENT_LABELS,
+    "技术需求 (demands)": DEMAND_LABELS,
+    "载体与资源 (resources)": RESOURCE_LABELS,
+}
+
+
+def header_table(labels: dict[str, str]) -> list[str]:
+    """README's table of the headers one list accepts, built from the one place the aliases live."""
+    lines = ["| field | unit | accepted headers (Chinese and English) | example |", "| --- | --- | --- | --- |"]
+    for name, spellings in accepted_headers(labels).items():
+        unit = labels[name].split("(", 1)[1].rstrip(")") if "(" in labels[name] else ""
+        shown = " · ".join(f"`{s}`" for s in spellings)
+        lines.append(f"| `{name}` | {unit} | {shown} | {HEADER_EXAMPLES.get(name, '')} |")
+    return lines
+
+
+def test_readme_lists_every_accepted_header() -> None:
+    for title, labels in HEADER_LISTS.items():
+        table = "\n".join(header_table(labels))
+        assert f"**{title}**\n\n{table}\n" in README, f"regenerate {title}: python -m tests.test_readme"
+
+
+if __name__ == "__main__":  # print the README section
+    for title, labels in HEADER_LISTS.items():
+        print(f"**{title}**\n\n" + "\n".join(header_table(labels)) + "\n")

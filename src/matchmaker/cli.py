@@ -1,4 +1,5 @@
-"""Command line: `matchmaker serve | db upgrade | import | export | demo`."""
+"""Command line: `matchmaker serve | db | import | export | users | demo | reindex | match | match-list | eval | ...`
+(the matcher's commands are in :mod:`matchmaker.cli_matching`, the quality ones in :mod:`matchmaker.cli_quality`)."""
 
 from __future__ import annotations
 
@@ -9,18 +10,15 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-from sqlalchemy.engine import Engine
 
 from matchmaker import db
-from matchmaker.cli_common import console, fail
+from matchmaker.cli_common import Quiet, console, fail, progress_reporter
 from matchmaker.cli_events import events_app
 from matchmaker.cli_listings import duplicates_app
-from matchmaker.cli_quality import thesaurus_app
+from matchmaker.cli_matching import match, match_list, reindex
+from matchmaker.cli_quality import learn_weights_command, thesaurus_app
 from matchmaker.config import Settings
 from matchmaker.errors import MatchmakerError
-from matchmaker.services.indexing import SearchService, build_search_service
 
 app = typer.Typer(
     help="matchmaker: technology-transfer supply–demand matchmaking (科技成果供需对接).",
@@ -102,8 +100,9 @@ def import_file(
     dry_run: Annotated[bool, typer.Option("--dry-run", help="validate and report without writing")] = False,
     atomic: Annotated[bool, typer.Option("--atomic", help="write nothing when any row fails")] = False,
     format: Annotated[str | None, typer.Option(help="file format; default from the extension")] = None,
+    quiet: Quiet = False,
 ) -> None:
-    """Upsert records by external_id from a file, with a progress bar."""
+    """Upsert records by external_id from a file, reporting progress while it writes."""
     from matchmaker.kinds import SPECS
     from matchmaker.services.readers import detect_format, parse_file
     from matchmaker.services.transfer import import_rows
@@ -115,35 +114,27 @@ def import_file(
         db.upgrade(settings, engine) if settings.auto_migrate else None
         fmt = detect_format(file.name, format)
         parsed = parse_file(spec, file.read_bytes(), fmt, max_rows=settings.max_import_rows)
-        columns = [
-            TextColumn("[progress.description]{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeRemainingColumn(),
-        ]
-        with Progress(*columns, console=console, transient=True) as progress:
-            task = progress.add_task(f"importing {kind.value}", total=len(parsed.rows))
+        done = [0]
+        with progress_reporter(f"importing {kind.value}", quiet=quiet) as report:
+
+            def advance(rows: int) -> None:
+                done[0] += rows
+                report(done[0], len(parsed.rows))
+
             with db.unit_of_work(db.create_session_factory(engine)) as session:
-                report = import_rows(
-                    session,
-                    spec,
-                    parsed,
-                    filename=file.name,
-                    fmt=fmt,
-                    dry_run=dry_run,
-                    atomic=atomic,
-                    progress=lambda n: progress.advance(task, n),
+                result = import_rows(
+                    session, spec, parsed, filename=file.name, fmt=fmt, dry_run=dry_run, atomic=atomic, progress=advance
                 )
     except MatchmakerError as exc:
         raise fail(exc) from exc
     finally:
         engine.dispose()
-    for err in report.errors[:50]:
-        console.print(f"[yellow]row {err.row}[/yellow] {err.field}: {err.message}")
+    for err in result.errors[:50]:
+        console.print(err.message, highlight=False)
     if parsed.ignored_columns:
         console.print(f"ignored columns: {', '.join(parsed.ignored_columns)}")
-    typer.echo(report.model_dump_json(exclude={"errors"}))
-    if report.failed:
+    typer.echo(result.model_dump_json(exclude={"errors"}))
+    if result.failed:
         raise typer.Exit(code=2)
 
 
@@ -241,145 +232,9 @@ def demo() -> None:
     )
 
 
-def _progress_columns() -> list[object]:
-    return [
-        TextColumn("[progress.description]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeRemainingColumn(),
-    ]
-
-
-def _open_search(settings: Settings, engine: Engine, *, rebuild: bool = False) -> SearchService:
-    """A search service over the configured database, with a progress bar while vectors are embedded."""
-    service = build_search_service(settings, db.create_session_factory(engine))
-    embedder = service.embedder
-    with Progress(*_progress_columns(), console=console, transient=True) as progress:  # type: ignore[arg-type]
-        tasks: dict[str, object] = {}
-
-        def report(kind: str, done: int, total: int) -> None:
-            if kind not in tasks:
-                tasks[kind] = progress.add_task(f"embedding {kind} ({embedder.name})", total=total)
-            progress.update(tasks[kind], completed=done)  # type: ignore[arg-type]
-
-        if rebuild:
-            service.rebuild(progress=report, save=True)
-        else:
-            service.start(follow=False, progress=report)
-    return service
-
-
-@app.command()
-def reindex() -> None:
-    """Rebuild both indexes from the database (cached vectors reused; changed text re-embedded)."""
-    settings = Settings()
-    engine = db.create_db_engine(settings)
-    try:
-        db.upgrade(settings, engine) if settings.auto_migrate else None
-        service = _open_search(settings, engine, rebuild=True)
-        status = service.status()
-        calls = service.cache.model_calls
-    finally:
-        engine.dispose()
-    for kind, info in status["lists"].items():
-        console.print(f"{kind}: {info['records']} records, index {info['index']}")
-    console.print(f"model {status['model']} ({status['dimension']}-d); texts embedded this time: {calls}")
-
-
-@app.command()
-def match(
-    demand_id: Annotated[int, typer.Argument(help="id of the need")],
-    k: Annotated[int, typer.Option(min=1, max=100, help="how many achievements")] = 10,
-    constraints: Annotated[str, typer.Option(help="flag or strict")] = "flag",
-    as_json: Annotated[bool, typer.Option("--json", help="print JSON instead of a table")] = False,
-) -> None:
-    """Rank achievements for one need and explain each pairing."""
-    from rich.table import Table
-
-    from matchmaker.models import Demand
-    from matchmaker.services.matching import match_record
-
-    if constraints not in ("flag", "strict"):
-        raise typer.BadParameter("constraints must be flag or strict", param_hint="--constraints")
-    settings = Settings()
-    engine = db.create_db_engine(settings)
-    try:
-        service = _open_search(settings, engine)
-        with db.unit_of_work(db.create_session_factory(engine)) as session:
-            items = match_record(session, service, "demands", demand_id, k=k, policy=constraints)  # type: ignore[arg-type]
-            need = session.get(Demand, demand_id)
-            title = f"需求 {need.external_id or need.id}：{need.title}" if need is not None else f"需求 {demand_id}"
-    except MatchmakerError as exc:
-        raise fail(exc) from exc
-    finally:
-        engine.dispose()
-    if as_json:
-        typer.echo(json.dumps(items, ensure_ascii=False, indent=1))
-        return
-    from matchmaker.search.bands import NO_GOOD_ACHIEVEMENT, is_good
-
-    out = Console(soft_wrap=False)
-    out.print(title, highlight=False)
-    # The explanation wraps inside its column (never cut): managers read all of it.
-    table = Table("#", "score", "band", "achievement", "region", "trl", show_lines=True)
-    table.add_column("why", overflow="fold", ratio=3)
-    for column in table.columns[:6]:
-        column.overflow = "fold"
-    for item in items:
-        a = item["achievement"]
-        table.add_row(
-            str(item["rank"]),
-            f"{item['score']:.3f}",
-            item.get("band", ""),
-            f"{a['external_id'] or a['id']} {a['title']}",
-            a["region"],
-            str(a["trl"] or "?"),
-            item["explanation"]["sentence"],
-        )
-    out.print(table)
-    if not any(is_good(item.get("band", "")) for item in items):
-        out.print(NO_GOOD_ACHIEVEMENT, highlight=False)
-
-
-@app.command("match-list")
-def match_list(
-    out: Annotated[Path, typer.Option("--out", "-o", help="FILE.xlsx or FILE.csv")],
-    k: Annotated[int, typer.Option(min=1, max=100, help="achievements per need")] = 10,
-    field: Annotated[list[str] | None, typer.Option(help="only needs of this industrial chain (repeatable)")] = None,
-    constraints: Annotated[str, typer.Option(help="flag or strict")] = "flag",
-) -> None:
-    """Run the matching list (供需对接清单) over all open needs and write it to a spreadsheet."""
-    from matchmaker.schemas.matching import MatchFilters
-    from matchmaker.services.runs import create_run, execute_run, export_run
-
-    fmt = out.suffix.lstrip(".").lower()
-    if fmt not in ("xlsx", "csv"):
-        raise typer.BadParameter("the output must end in .xlsx or .csv", param_hint="--out")
-    settings = Settings()
-    engine = db.create_db_engine(settings)
-    factory = db.create_session_factory(engine)
-    try:
-        db.upgrade(settings, engine) if settings.auto_migrate else None
-        service = _open_search(settings, engine)
-        with db.unit_of_work(factory) as session:
-            run = create_run(
-                session,
-                k=k,
-                filters=MatchFilters(field=field or []),
-                achievement_filters=MatchFilters(),
-                constraints=constraints,  # type: ignore[arg-type]
-                model=service.embedder.name,
-            )
-            run_id = run.id
-        execute_run(factory, service, run_id)
-        with db.unit_of_work(factory) as session:
-            content = export_run(session, run_id, fmt)
-    except MatchmakerError as exc:
-        raise fail(exc) from exc
-    finally:
-        engine.dispose()
-    out.write_bytes(content)
-    console.print(f"matching run {run_id}: wrote {out}")
+app.command()(reindex)
+app.command()(match)
+app.command("match-list")(match_list)
 
 
 @app.command("eval")
@@ -395,55 +250,16 @@ def evaluate(
     ] = None,
     baselines: Annotated[bool, typer.Option(help="also the BM25 and dense-only rows")] = True,
     as_json: Annotated[Path | None, typer.Option("--json", help="also write the reports as JSON")] = None,
+    quiet: Quiet = False,
 ) -> None:
     """Measure what `serve` runs (embedder, Traditional→Simplified, weights, thesaurus) on a judged split: nDCG@10,
     recall@10, MRR, constraint accuracy per slice, beside baselines, and the confidence bands' precision."""
     from matchmaker.cli_quality import run_eval
 
-    run_eval(split, embedders, thesaurus, baselines, as_json)
+    run_eval(split, embedders, thesaurus, baselines, as_json, quiet)
 
 
-@app.command("learn-weights")
-def learn_weights_command(
-    split: Annotated[str, typer.Option(help="evaluation split to compare on (dev: never tune on test)")] = "dev",
-    min_each: Annotated[int, typer.Option(min=1, help="fewest accepted and rejected pairings to learn from")] = 10,
-) -> None:
-    """Learn ranking weights from the managers' decisions and compare them with the current ones on the dev set."""
-    from matchmaker.config import project_path
-    from matchmaker.search import evaluation
-    from matchmaker.search.eval_data import load_split
-    from matchmaker.search.ranking import Weights
-    from matchmaker.services.learning import learn_weights
-
-    settings = Settings()
-    current = Weights.from_dict(settings.ranking_weights)
-    engine = db.create_db_engine(settings)
-    try:
-        with db.unit_of_work(db.create_session_factory(engine)) as session:
-            learned = learn_weights(session, current, min_each=min_each)
-    except MatchmakerError as exc:
-        raise fail(exc) from exc
-    finally:
-        engine.dispose()
-    console.print(
-        f"learned from {learned.accepted} accepted and {learned.rejected} rejected pairings "
-        f"(training accuracy {learned.train_accuracy:.2f}); coefficients {learned.coefficients}"
-    )
-    data = load_split(project_path("data") / "eval" / split)
-    configs = [
-        evaluation.Config(kind="full", embedder=settings.embedder, weights=current, name="current weights"),
-        evaluation.Config(kind="full", embedder=settings.embedder, weights=learned.weights, name="learned weights"),
-    ]
-    reports = evaluation.compare(data, configs)
-    typer.echo(evaluation.format_table(reports))
-    better = reports[1].mean("ndcg@10") >= reports[0].mean("ndcg@10")
-    changed = {k: v for k, v in learned.weights.as_dict().items() if v != current.as_dict()[k]}
-    typer.echo(f"MATCHMAKER_RANKING_WEIGHTS='{json.dumps({**settings.ranking_weights, **changed})}'")
-    console.print(
-        "the learned weights do at least as well on the dev set: set the line above to adopt them"
-        if better
-        else "the learned weights do worse on the dev set: keep the current ones"
-    )
+app.command("learn-weights")(learn_weights_command)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -1,63 +1,29 @@
 """CLI commands of the ranking's knowledge and quality: `matchmaker thesaurus ...` and `matchmaker eval`.
 
-Long commands report progress: a progress bar in a terminal, a log line every few seconds otherwise (a cron job's
-log, a CI run).
+``eval`` reports its progress as every long command does (:func:`matchmaker.cli_common.progress_reporter`).
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
 from matchmaker import db
+from matchmaker.cli_common import console, fail, progress_reporter
 from matchmaker.config import Settings, project_path
 from matchmaker.errors import MatchmakerError
 from matchmaker.search.eval_data import load_split
 
-console = Console(stderr=True)
 log = logging.getLogger("matchmaker.cli")
 thesaurus_app = typer.Typer(
     help="The concept thesaurus (同义词 / 上下位 / 症状→技术 / 方向相反).", no_args_is_help=True
 )
-LOG_EVERY_S = 10.0
-
-
-@contextmanager
-def progress_reporter(description: str, *, every_s: float = LOG_EVERY_S) -> Iterator[Callable[[int, int], None]]:
-    """A ``report(done, total)`` callback: a rich progress bar in a terminal, else a line every ``every_s`` seconds
-    (and one at the end) on stderr."""
-    if console.is_terminal:
-        columns = (TextColumn("[progress.description]{task.description}"), BarColumn(), MofNCompleteColumn(),
-                   TimeRemainingColumn())  # fmt: skip
-        with Progress(*columns, console=console, transient=True) as progress:
-            task = progress.add_task(description, total=None)
-
-            def bar(done: int, total: int) -> None:
-                progress.update(task, completed=done, total=total)
-
-            yield bar
-        return
-    last = [0.0, -1, 0]
-
-    def line(done: int, total: int) -> None:
-        now = time.monotonic()
-        last[1], last[2] = done, total
-        if now - last[0] >= every_s or done >= total:
-            last[0] = now
-            share = f" ({100 * done / total:.0f}%)" if total else ""
-            console.print(f"{description}: {done}/{total}{share}", soft_wrap=True, highlight=False)
-
-    yield line
 
 
 def _session_factory(settings: Settings):  # type: ignore[no-untyped-def]
@@ -169,7 +135,9 @@ def thesaurus_learn(min_support: Annotated[int, typer.Option(min=1)] = 1) -> Non
     console.print(f"{len(added)} links learned")
 
 
-def run_eval(split: str, embedders: str | None, thesaurus: str | None, baselines: bool, as_json: Path | None) -> None:
+def run_eval(
+    split: str, embedders: str | None, thesaurus: str | None, baselines: bool, as_json: Path | None, quiet: bool = False
+) -> None:
     """`matchmaker eval`: the configuration `serve` runs (embedder, Traditional→Simplified, weights, thesaurus),
     beside baselines, with the confidence bands' precision; see the command's help."""
     from matchmaker.search import evaluation
@@ -205,7 +173,7 @@ def run_eval(split: str, embedders: str | None, thesaurus: str | None, baselines
         if config.embedder is not None:
             console.print(f"embedding {data.name} with {config.embedder}{' +t2s' if t2s else ''} ...")
             evaluator.vectors(config.embedder, config.to_simplified)
-        with progress_reporter(f"ranking {data.name} ({config.label})") as advance:
+        with progress_reporter(f"ranking {data.name} ({config.label})", quiet=quiet) as advance:
             evaluator.progress = advance
             reports.append(evaluator.evaluate(config))
     typer.echo(evaluation.format_table(reports))
@@ -219,3 +187,45 @@ def run_eval(split: str, embedders: str | None, thesaurus: str | None, baselines
         typer.echo(f"bands of {report.config.label}: {cells}; needs with no 强/可能 pairing: {no_good}")
     if as_json is not None:
         as_json.write_text(json.dumps([r.to_dict() for r in reports], ensure_ascii=False, indent=1), encoding="utf-8")
+
+
+def learn_weights_command(
+    split: Annotated[str, typer.Option(help="evaluation split to compare on (dev: never tune on test)")] = "dev",
+    min_each: Annotated[int, typer.Option(min=1, help="fewest accepted and rejected pairings to learn from")] = 10,
+) -> None:
+    """Learn ranking weights from the managers' decisions and compare them with the current ones on the dev set."""
+    from matchmaker.config import project_path
+    from matchmaker.search import evaluation
+    from matchmaker.search.eval_data import load_split
+    from matchmaker.search.ranking import Weights
+    from matchmaker.services.learning import learn_weights
+
+    settings = Settings()
+    current = Weights.from_dict(settings.ranking_weights)
+    engine = db.create_db_engine(settings)
+    try:
+        with db.unit_of_work(db.create_session_factory(engine)) as session:
+            learned = learn_weights(session, current, min_each=min_each)
+    except MatchmakerError as exc:
+        raise fail(exc) from exc
+    finally:
+        engine.dispose()
+    console.print(
+        f"learned from {learned.accepted} accepted and {learned.rejected} rejected pairings "
+        f"(training accuracy {learned.train_accuracy:.2f}); coefficients {learned.coefficients}"
+    )
+    data = load_split(project_path("data") / "eval" / split)
+    configs = [
+        evaluation.Config(kind="full", embedder=settings.embedder, weights=current, name="current weights"),
+        evaluation.Config(kind="full", embedder=settings.embedder, weights=learned.weights, name="learned weights"),
+    ]
+    reports = evaluation.compare(data, configs)
+    typer.echo(evaluation.format_table(reports))
+    better = reports[1].mean("ndcg@10") >= reports[0].mean("ndcg@10")
+    changed = {k: v for k, v in learned.weights.as_dict().items() if v != current.as_dict()[k]}
+    typer.echo(f"MATCHMAKER_RANKING_WEIGHTS='{json.dumps({**settings.ranking_weights, **changed})}'")
+    console.print(
+        "the learned weights do at least as well on the dev set: set the line above to adopt them"
+        if better
+        else "the learned weights do worse on the dev set: keep the current ones"
+    )

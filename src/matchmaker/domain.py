@@ -111,6 +111,24 @@ def allowed_moves(status: str) -> tuple[str, ...]:
     return MOVES.get(status, ())
 
 
+RECORD_STATUS_LABELS: dict[str, str] = {
+    "draft": "草稿",
+    "active": "已发布",
+    "open": "征集中",
+    "closed": "已关闭",
+    "archived": "已归档",
+}
+"""The statuses of achievements and needs as spreadsheets show them (imports accept either form)."""
+
+
+def record_status(value: object) -> object:
+    """A record status from its label (已发布 → active); anything else unchanged, for the enum to judge."""
+    if isinstance(value, str):
+        text = value.strip()
+        return next((k for k, v in RECORD_STATUS_LABELS.items() if v == text), text)
+    return value
+
+
 # Canonical field name → Chinese column label used in offices' Excel sheets (DOMAIN.md).
 ACHIEVEMENT_LABELS: dict[str, str] = {
     "external_id": "成果编号",
@@ -120,10 +138,10 @@ ACHIEVEMENT_LABELS: dict[str, str] = {
     "field": "所属产业链",
     "owner": "完成单位",
     "region": "所在地区",
-    "trl": "技术成熟度",
+    "trl": "技术成熟度(1-9级)",
     "transfer_modes": "合作方式",
     "ip": "知识产权",
-    "price_wan": "参考价格",
+    "price_wan": "参考价格(万元)",
     "status": "状态",
 }
 DEMAND_LABELS: dict[str, str] = {
@@ -134,12 +152,12 @@ DEMAND_LABELS: dict[str, str] = {
     "field": "所属产业链",
     "enterprise": "需求单位",
     "region": "所在地区",
-    "budget_wan": "预算",
-    "min_trl": "最低成熟度要求",
+    "budget_wan": "预算(万元)",
+    "min_trl": "最低成熟度要求(1-9级)",
     "deadline": "截止日期",
     "preferred_modes": "期望合作方式",
     "confidential": "是否保密",
-    "bounty_wan": "揭榜挂帅",
+    "bounty_wan": "揭榜挂帅奖金(万元)",
     "need_kind": "需求类型",
     "status": "状态",
 }
@@ -151,13 +169,13 @@ _LABEL_ALIASES: dict[str, str] = {
     "领域": "field",
     "完成单位/权属人": "owner",
     "权属人": "owner",
-    "参考价格(万元)": "price_wan",
     "价格": "price_wan",
-    "预算(万元)": "budget_wan",
+    "揭榜挂帅": "bounty_wan",
     "揭榜挂帅(万元)": "bounty_wan",
-    "揭榜挂帅奖金": "bounty_wan",
     "悬赏金额": "bounty_wan",
     "成熟度": "trl",
+    "成熟度(TRL)": "trl",
+    "TRL": "trl",
     "最低成熟度": "min_trl",
     "截止时间": "deadline",
     "合作模式": "transfer_modes",
@@ -170,25 +188,69 @@ _LABEL_ALIASES: dict[str, str] = {
 }
 
 
+HEADER_EXAMPLES: dict[str, str] = {
+    "external_id": "BJ-2024-0178",
+    "title": "相变蓄冷材料 / 焊缝低温开裂",
+    "summary": "潜热≥220 J/g，保温箱在35℃环境下保持2～8℃达120小时",
+    "description": "注塑件一个周期40秒，冷却占一大半（需求）；百吨级材料放大中试线（资源）",
+    "keywords": "相变蓄冷、冷链",
+    "field": "新材料（" + "、".join(CHAINS[:3]) + " …）",
+    "owner": "北方理工大学",
+    "enterprise": "津沽重工有限公司",
+    "region": "北京 / 天津 / 河北 / 其他",
+    "trl": "7",
+    "min_trl": "6",
+    "transfer_modes": "许可、合作开发",
+    "preferred_modes": "技术服务",
+    "ip": "发明专利 4 项",
+    "price_wan": "150",
+    "budget_wan": "80",
+    "deadline": "2027-03-31 或 2027年3月31日",
+    "confidential": "是 / 否",
+    "bounty_wan": "300",
+    "need_kind": "技术需求 / 应用场景",
+    "status": "已发布 / 征集中 / 草稿 …（或 active / open / draft）",
+    "name": "天开高教科创园",
+    "kind": "园区 / 孵化器 / 中试平台 / 概念验证中心 / 基金",
+    "chains": "新材料、新能源",
+    "trl_min": "5",
+    "trl_max": "7",
+    "capacity": "中试线 2 条",
+    "fund_stage": "种子期 / 天使期 / 初创期 / 成长期",
+    "ticket_min_wan": "100",
+    "ticket_max_wan": "500",
+    "contact": "张老师 022-12345678",
+}
+"""An example cell per import column (README's list of accepted headers shows them)."""
+
+
 def _header_key(header: str) -> str:
     """Comparable form of a column header: NFKC, Simplified, no spaces, lower-case, ASCII brackets."""
     return to_simplified(normalize_text(header)).replace(" ", "").lower()
 
 
-def header_map(labels: dict[str, str]) -> dict[str, str]:
-    """Map every accepted spelling of a column header (canonical or Chinese) to its canonical field name."""
-    mapping: dict[str, str] = {}
+def accepted_headers(labels: dict[str, str]) -> dict[str, list[str]]:
+    """Every header an import accepts for each field, in the order README lists them: the field name, the Chinese
+    label (with its unit), the label without its unit (预算), then the other spellings offices use. Headers are
+    compared after NFKC, Traditional → Simplified, without spaces and case (预算（万元） = 預算(萬元))."""
+    out: dict[str, list[str]] = {name: [name, label] for name, label in labels.items()}
     for name, label in labels.items():
-        mapping[_header_key(name)] = name
-        mapping[_header_key(label)] = name
+        bare = label.split("(")[0]
+        if bare != label:
+            out[name].append(bare)
     for alias, name in _LABEL_ALIASES.items():
         if name in labels:
-            mapping[_header_key(alias)] = name
-    # Transfer-mode labels differ between the two lists.
-    if "preferred_modes" in labels:
-        mapping[_header_key("合作方式")] = "preferred_modes"
-        mapping[_header_key("合作模式")] = "preferred_modes"
-    return mapping
+            out[name].append(alias)
+    if "preferred_modes" in labels:  # transfer-mode labels differ between the two lists
+        out["preferred_modes"] += ["合作方式", "合作模式"]
+    return {name: list(dict.fromkeys(spellings)) for name, spellings in out.items()}
+
+
+def header_map(labels: dict[str, str]) -> dict[str, str]:
+    """Map every accepted spelling of a column header (:func:`accepted_headers`) to its canonical field name."""
+    return {
+        _header_key(spelling): name for name, spellings in accepted_headers(labels).items() for spelling in spellings
+    }
 
 
 def canonical_header(header: str, mapping: dict[str, str]) -> str | None:
@@ -205,11 +267,19 @@ _REGION_LOOKUP = {**_enum_lookup(REGIONS), "北京市": "北京", "天津市": "
 _MODE_LOOKUP = _enum_lookup(TRANSFER_MODES)
 
 
+class NotOneOf(ValueError):
+    """A value outside an enumeration; import reports name the allowed values in the reader's language."""
+
+    def __init__(self, what: str, allowed: tuple[str, ...], value: str) -> None:
+        super().__init__(f"{what} must be one of {'、'.join(allowed)} (got {value!r})")
+        self.allowed = allowed
+
+
 def _normalize_enum(value: str, lookup: dict[str, str], what: str, allowed: tuple[str, ...]) -> str:
     key = to_simplified(normalize_text(value))
     if key in lookup:
         return lookup[key]
-    raise ValueError(f"{what} must be one of {'、'.join(allowed)} (got {value!r})")
+    raise NotOneOf(what, allowed, value)
 
 
 def normalize_chain(value: str) -> str:
@@ -251,8 +321,8 @@ RESOURCE_LABELS: dict[str, str] = {
     "kind": "资源类型",
     "region": "所在地区",
     "chains": "服务产业链",
-    "trl_min": "适用成熟度下限",
-    "trl_max": "适用成熟度上限",
+    "trl_min": "适用成熟度下限(1-9级)",
+    "trl_max": "适用成熟度上限(1-9级)",
     "description": "资源简介",
     "capacity": "承载能力",
     "fund_stage": "投资阶段",

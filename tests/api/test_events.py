@@ -14,6 +14,7 @@ from fastapi.testclient import TestClient
 from icalendar import Calendar
 
 from tests.factories import achievement, demand
+from tests.sheets import assert_chinese_download, assert_office_xlsx
 
 SECRET = "津门保密装备有限公司"
 EVENT = {
@@ -238,6 +239,8 @@ def test_event_from_draft_to_finished(client: TestClient, people: dict[str, str]
         client.get(f"/api/v1/events/{eid}/participants/{ua}/agenda", headers=_auth(people["uni_b"])).status_code == 404
     )
     sheet = client.get(f"/api/v1/events/{eid}/participants/{ua}/agenda?format=xlsx", headers=_auth(people["uni_a"]))
+    assert_office_xlsx(sheet.content)
+    assert_chinese_download(sheet, f"个人日程-{eid}-{ua}.xlsx")
     book = openpyxl.load_workbook(io.BytesIO(sheet.content)).active
     assert [c.value for c in book[1]][:4] == ["开始时间", "结束时间", "桌号", "对方单位"]
     assert book.freeze_panes == "A2"
@@ -248,6 +251,8 @@ def test_event_from_draft_to_finished(client: TestClient, people: dict[str, str]
     assert len(entries) == 2
     assert {e.decoded("dtstart").strftime("%H:%M") for e in entries} <= {"09:00", "09:20", "09:40", "10:20", "10:40"}
     plan = client.get(f"/api/v1/events/{eid}/table-plan?format=xlsx", headers=manager)
+    assert_office_xlsx(plan.content)
+    assert_chinese_download(plan, f"桌位安排-{eid}.xlsx")
     plan_sheet = openpyxl.load_workbook(io.BytesIO(plan.content)).active
     assert plan_sheet.max_row == 1 + 4
     page = client.get(f"/api/v1/events/{eid}/table-plan?format=html", headers=manager)

@@ -12,8 +12,10 @@ from fastapi.testclient import TestClient
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
+from matchmaker.api.downloads import dated
 from matchmaker.models import Match
 from tests.factories import achievement, demand
+from tests.sheets import assert_chinese_download, assert_office_xlsx
 
 A = "/api/v1/achievements"
 D = "/api/v1/demands"
@@ -248,6 +250,8 @@ def test_matching_run_keeps_decisions_and_exports(client: TestClient, seeded: di
 
     exported = client.get(f"/api/v1/matching-runs/{second['id']}/export", params={"format": "xlsx"})
     assert exported.status_code == 200
+    assert_office_xlsx(exported.content)
+    assert_chinese_download(exported, dated(f"供需对接清单-{second['id']}", "xlsx"))
     sheet = openpyxl.load_workbook(io.BytesIO(exported.content)).active
     assert sheet is not None
     rows = list(sheet.iter_rows(values_only=True))

@@ -10,8 +10,10 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
+from matchmaker.api.downloads import dated
 from matchmaker.models import Match
 from tests.factories import achievement, demand
+from tests.sheets import assert_chinese_download, assert_office_xlsx
 
 
 def resource(**overrides: Any) -> dict[str, Any]:
@@ -116,6 +118,8 @@ def test_filters(client: TestClient, resources: list[int]) -> None:
 def test_export_and_import_round_trip_with_chinese_headers(client: TestClient, resources: list[int]) -> None:
     exported = client.get("/api/v1/resources/export", params={"format": "xlsx"})
     assert exported.status_code == 200
+    assert_office_xlsx(exported.content)
+    assert_chinese_download(exported, dated("载体与资源清单", "xlsx"))
     sheet = openpyxl.load_workbook(io.BytesIO(exported.content)).active
     assert sheet is not None
     header = [c.value for c in sheet[1]]
@@ -188,3 +192,10 @@ def test_resources_that_fit_an_achievement_and_a_pairing(
     incubator = client.get(f"/api/v1/matches/{match.id}/resources").json()["items"]
     assert next(i for i in incubator if i["resource"]["region"] == "北京")["components"]["region"] == 0.1
     assert client.get("/api/v1/achievements/999999/resources").status_code == 404
+
+
+def test_import_errors_name_the_column_as_written(client: TestClient) -> None:
+    content = "资源名称,资源类型,资源简介,單筆投資下限（萬元）\n滨海基金,基金,投资成果转化,一百\n".encode()
+    report = client.post("/api/v1/imports/resources", files={"file": ("r.csv", io.BytesIO(content))}).json()
+    assert [e["message"] for e in report["errors"]] == ["第 2 行 「單筆投資下限（萬元）」：应为数字（填写的是 “一百”）"]
+    assert report["errors"][0]["field"] == "ticket_min_wan"

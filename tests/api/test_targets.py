@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from matchmaker.models import Match
 from matchmaker.models.events import Event
 from tests.factories import achievement, demand
+from tests.sheets import assert_chinese_download, assert_office_xlsx
 
 # (achievement region, chain, contract type, signed, total, tech, landing date or None)
 PAIRINGS = [
@@ -86,6 +87,8 @@ def test_targets_are_configurable_per_year(client: TestClient, records: list[dic
 def test_report_workbook_matches_hand_counts(client: TestClient, records: list[dict[str, int]]) -> None:
     response = client.get("/api/v1/stats/report", params={"since": "2026-01-01", "until": "2026-12-31"})
     assert response.status_code == 200, response.text
+    assert_office_xlsx(response.content)
+    assert_chinese_download(response, "技术转移工作报表-2026-01-01至2026-12-31.xlsx")
     book = openpyxl.load_workbook(io.BytesIO(response.content))
     assert book.sheetnames == ["说明", "合同按类型", "按区域流向", "按产业链", "落地成果", "合同明细"]
     for sheet in book.worksheets:

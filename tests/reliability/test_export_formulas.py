@@ -10,7 +10,9 @@ import zipfile
 import pytest
 from fastapi.testclient import TestClient
 
+from matchmaker.api.downloads import dated
 from tests.factories import achievement, demand
+from tests.sheets import assert_chinese_download, assert_office_xlsx
 
 EVIL = '=HYPERLINK("http://evil","x")'
 TEXTS = [EVIL, "=1+1", "+86 22 1234", "-18℃冷链", "@SUM(A1)", "\tcmd", "\r=1"]
@@ -39,8 +41,10 @@ def test_list_exports_neutralise_formulas_and_round_trip(client: TestClient, fmt
         assert client.post("/api/v1/demands", json=body).status_code == 201, text
     exported = client.get("/api/v1/demands/export", params={"format": fmt, "headers": "zh"})
     assert exported.status_code == 200
+    assert_chinese_download(exported, dated("需求清单", fmt))
     if fmt == "xlsx":
         _no_formula_in(exported.content)
+        assert_office_xlsx(exported.content)
     else:
         cells = [cell for row in csv.reader(io.StringIO(exported.content.decode("utf-8-sig"))) for cell in row]
         assert "'" + EVIL in cells

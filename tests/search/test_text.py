@@ -44,3 +44,12 @@ def test_tokenize_segments_converts_and_lowercases() -> None:
     assert "pcb" in tokens
     assert "的" not in tokens
     assert canonical("ＡＢＣ數據") == "abc数据"
+
+
+def test_script_family_groups_both_chinese_scripts() -> None:
+    from matchmaker.search.text import script_family
+
+    assert script_family("无人机跳频抗干扰图传数据链") == "zh"
+    assert script_family("細紗機單錠斷頭即時監測") == "zh"
+    assert script_family("Anti-jamming video data link for drones") == "en"
+    assert script_family("无人机 anti-jamming 数据链 video link for drones") == "mixed"

@@ -65,7 +65,7 @@ def test_bad_rows_are_reported_by_row_and_field_and_the_good_ones_written(sessio
     report = import_rows(session, ACHIEVEMENTS, _rows(*offers), filename="a.csv", fmt="csv")
     assert (report.created, report.failed) == (1, 2)
     assert [(e.row, e.field) for e in report.errors] == [(3, "trl"), (4, "external_id")]
-    assert "first at row 2" in report.errors[1].message
+    assert "与第 2 行重复" in report.errors[1].message
     assert _count(session) == 1
 
 
@@ -87,7 +87,7 @@ def test_a_member_neither_imports_the_other_list_nor_overwrites_anothers_record(
     import_rows(session, ACHIEVEMENTS, _rows(*_offers(1)), filename="a.csv", fmt="csv", principal=theirs)
     report = import_rows(session, ACHIEVEMENTS, _rows(*_offers(1, trl=2)), filename="a.csv", fmt="csv", principal=mine)
     assert (report.updated, report.failed) == (0, 1)
-    assert report.errors[0].message == "external_id 'A-0' is already used"
+    assert report.errors[0].message == "第 2 行 「成果编号」：编号已被其他单位的记录使用（填写的是 “A-0”）"
     enterprise = Principal(user_id=1, role="enterprise", org_id=None)
     with pytest.raises(Forbidden):
         import_rows(session, ACHIEVEMENTS, _rows(*_offers(1)), filename="a.csv", fmt="csv", principal=enterprise)

@@ -18,6 +18,7 @@ from matchmaker.config import Settings
 from matchmaker.db import unit_of_work
 from matchmaker.services.access import Principal, require_admin, require_staff
 from matchmaker.services.auth import authenticate
+from matchmaker.services.row_errors import Language
 
 log = logging.getLogger("matchmaker")
 
@@ -68,6 +69,27 @@ async def get_session(request: Request) -> AsyncIterator[Session]:
 # so a client that got 201 can read its own write on the next request.
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
+
+
+def request_language(request: Request) -> Language:
+    """``en`` when the caller's Accept-Language ranks English above Chinese, else ``zh`` (import reports)."""
+    ranked: list[tuple[float, str]] = []
+    for part in request.headers.get("accept-language", "").split(","):
+        tag, _, params = part.strip().partition(";")
+        try:
+            weight = float(params.strip().removeprefix("q=")) if params.strip().startswith("q=") else 1.0
+        except ValueError:
+            weight = 0.0
+        ranked.append((weight, tag.strip().lower()))
+    for _, tag in sorted(ranked, key=lambda t: -t[0]):
+        if tag.startswith("en"):
+            return "en"
+        if tag.startswith("zh"):
+            return "zh"
+    return "zh"
+
+
+LanguageDep = Annotated[Language, Depends(request_language)]
 
 _bearer = HTTPBearer(auto_error=False, description="A login token (POST /api/v1/auth/login) or a personal API token")
 

@@ -6,6 +6,7 @@ from fastapi import APIRouter, Query, Response
 from fastapi.responses import HTMLResponse
 
 from matchmaker.api.deps import PrincipalDep, SessionDep
+from matchmaker.api.downloads import agenda_names, attachment
 from matchmaker.schemas.common import Id
 from matchmaker.schemas.events import (
     AgendaParams,
@@ -28,14 +29,6 @@ XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 FILE_RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {"content": {XLSX: {}, "text/calendar": {}, "application/json": {}}, "description": "JSON, .xlsx or .ics"}
 }
-
-
-def _attachment(content: bytes, media_type: str, filename: str) -> Response:
-    return Response(
-        content=content,
-        media_type=media_type,
-        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
-    )
 
 
 @router.post("/schedule", response_model=ScheduleRead, summary="Schedule the meetings")
@@ -90,12 +83,11 @@ def participant_agenda(
     staff)."""
     agenda = svc.agenda(session, event_id, participant_id, principal)
     if params.format == "xlsx":
-        return _attachment(outputs.agenda_xlsx(agenda), XLSX, f"agenda-{event_id}-{participant_id}.xlsx")
+        return attachment(outputs.agenda_xlsx(agenda), XLSX, *agenda_names(event_id, participant_id, "xlsx"))
     if params.format == "ics":
         event = get_event(session, event_id, principal)
-        return _attachment(
-            outputs.agenda_ics(agenda, event), "text/calendar", f"agenda-{event_id}-{participant_id}.ics"
-        )
+        names = agenda_names(event_id, participant_id, "ics")
+        return attachment(outputs.agenda_ics(agenda, event), "text/calendar", *names)
     return AgendaRead(**agenda)
 
 
@@ -116,7 +108,8 @@ def table_plan(
     schedule = svc.get_schedule(session, event_id, principal)
     if params.format == "html":
         return HTMLResponse(outputs.table_plan_html(schedule, get_event(session, event_id, principal)))
-    return _attachment(outputs.table_plan_xlsx(schedule), XLSX, f"table-plan-{event_id}.xlsx")
+    name = f"{event_id}.xlsx"
+    return attachment(outputs.table_plan_xlsx(schedule), XLSX, f"桌位安排-{name}", f"table-plan-{name}")
 
 
 @router.get("/results", response_model=ResultsRead, summary="The event's results")

@@ -9,7 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, File, Query, UploadFile
 from starlette.concurrency import run_in_threadpool
 
-from matchmaker.api.deps import PrincipalDep, SessionDep, SettingsDep
+from matchmaker.api.deps import LanguageDep, PrincipalDep, SessionDep, SettingsDep
 from matchmaker.kinds import SPECS, KindSpec
 from matchmaker.schemas import ImportReport
 from matchmaker.services.access import require_writer
@@ -31,6 +31,7 @@ def _import_route(spec: KindSpec) -> None:
         session: SessionDep,
         settings: SettingsDep,
         principal: PrincipalDep,
+        lang: LanguageDep,
         file: UploadFile = File(...),
         dry_run: DryRun = False,
         atomic: Atomic = False,
@@ -52,6 +53,7 @@ def _import_route(spec: KindSpec) -> None:
             dry_run=dry_run,
             atomic=atomic,
             principal=principal,
+            lang=lang,
         )
 
 

@@ -6,6 +6,7 @@ from fastapi import APIRouter, BackgroundTasks, Query, Request, Response, status
 from sqlalchemy.orm import Session
 
 from matchmaker.api.deps import CredentialsDep, PrincipalDep, SessionDep, StaffDep, in_unit_of_work
+from matchmaker.api.downloads import attachment, run_list_names
 from matchmaker.kinds import Kind
 from matchmaker.schemas.common import Id
 from matchmaker.schemas.matching import (
@@ -147,8 +148,4 @@ def export_run(
 ) -> Response:
     """One row per pairing with Chinese headers, sorted by need then rank."""
     content = runs.export_run(session, run_id, params.format, principal)
-    return Response(
-        content,
-        media_type=MEDIA_TYPES[params.format],
-        headers={"Content-Disposition": f'attachment; filename="matching-run-{run_id}.{params.format}"'},
-    )
+    return attachment(content, MEDIA_TYPES[params.format], *run_list_names(run_id, params.format))

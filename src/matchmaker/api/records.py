@@ -5,6 +5,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Response, status
 
 from matchmaker.api.deps import PrincipalDep, SessionDep
+from matchmaker.api.downloads import attachment, dated
 from matchmaker.domain import with_article
 from matchmaker.kinds import ACHIEVEMENTS, DEMANDS, KindSpec
 from matchmaker.schemas import Page
@@ -44,10 +45,11 @@ def make_router(spec: KindSpec) -> APIRouter:
         """Every matching record as a file that re-imports to the same records."""
         query = svc.list_query(spec, params)
         content = export_records(session, spec, query, params.format, headers=params.headers, principal=principal)
-        return Response(
+        return attachment(
             content,
-            media_type=MEDIA_TYPES[params.format],
-            headers={"Content-Disposition": f'attachment; filename="{spec.kind}.{params.format}"'},
+            MEDIA_TYPES[params.format],
+            dated(spec.sheet_name, params.format),
+            dated(spec.kind, params.format),
         )
 
     @router.get("/{record_id}", response_model=read, summary=f"Get {with_article(noun)}")

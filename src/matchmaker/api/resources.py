@@ -7,7 +7,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, File, Query, Request, Response, UploadFile, status
 from starlette.concurrency import run_in_threadpool
 
-from matchmaker.api.deps import PrincipalDep, SessionDep, SettingsDep
+from matchmaker.api.deps import LanguageDep, PrincipalDep, SessionDep, SettingsDep
+from matchmaker.api.downloads import attachment, dated
 from matchmaker.errors import ValidationFailed
 from matchmaker.schemas import ImportReport, Page
 from matchmaker.schemas.common import Id
@@ -66,11 +67,7 @@ def export_resources(
     """Every matching resource as a file that re-imports to the same resources."""
     content = svc.export_resources(session, _query(params), params.format, params.headers)
     format = params.format
-    return Response(
-        content,
-        media_type=MEDIA_TYPES[format],
-        headers={"Content-Disposition": f'attachment; filename="resources.{format}"'},
-    )
+    return attachment(content, MEDIA_TYPES[format], dated("载体与资源清单", format), dated("resources", format))
 
 
 @router.get("/resources/{resource_id}", response_model=ResourceRead, summary="Get a resource")
@@ -97,6 +94,7 @@ async def import_resources(
     session: SessionDep,
     settings: SettingsDep,
     principal: PrincipalDep,
+    lang: LanguageDep,
     file: UploadFile = File(...),
     dry_run: Annotated[bool, Query(description="validate and report without writing")] = False,
     atomic: Annotated[bool, Query(description="write nothing when any row fails")] = False,
@@ -108,7 +106,7 @@ async def import_resources(
     content = await run_in_threadpool(read_upload, file.file, settings.max_upload_bytes)
     rows = await run_in_threadpool(svc.parse_resources, content, fmt, max_rows=settings.max_import_rows)
     return await run_in_threadpool(
-        svc.import_resources, session, rows, dry_run=dry_run, atomic=atomic, principal=principal
+        svc.import_resources, session, rows, dry_run=dry_run, atomic=atomic, principal=principal, lang=lang
     )
 
 

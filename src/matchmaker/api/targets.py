@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Response
 
 from matchmaker.api.deps import PrincipalDep, SessionDep
+from matchmaker.api.downloads import attachment
 from matchmaker.schemas.landing import TargetsRead, TargetsUpdate
 from matchmaker.services import report as report_svc
 from matchmaker.services import targets as svc
@@ -44,7 +45,5 @@ def get_report(
 ) -> Response:
     """Contracts by type, 技术交易额 by region flow and chain, landed achievements, for the period (managers)."""
     content = report_svc.build_report(session, since, until, principal)
-    name = f"report-{since.isoformat()}-{until.isoformat()}.xlsx"
-    return Response(
-        content, media_type=MEDIA_TYPES["xlsx"], headers={"Content-Disposition": f'attachment; filename="{name}"'}
-    )
+    period = f"{since.isoformat()}至{until.isoformat()}"
+    return attachment(content, MEDIA_TYPES["xlsx"], f"技术转移工作报表-{period}.xlsx", f"report-{since}-{until}.xlsx")

@@ -23,6 +23,7 @@ from matchmaker.domain import (
     normalize_chain,
     normalize_mode,
     normalize_region,
+    record_status,
 )
 from matchmaker.schemas.common import MAX_DB_INT, ErrorBody, FieldProblem, Id, Offset, Page, UtcDateTime
 from matchmaker.search.text import normalize_text, normalize_width
@@ -208,7 +209,7 @@ class AchievementCreate(_Input):
     transfer_modes: Modes = Field(default_factory=list)
     ip: OptStr300 = None
     price_wan: Wan = None
-    status: AchievementStatus = AchievementStatus.active
+    status: Annotated[AchievementStatus, BeforeValidator(record_status)] = AchievementStatus.active
 
 
 class AchievementUpdate(_Input):
@@ -227,7 +228,7 @@ class AchievementUpdate(_Input):
     transfer_modes: Modes | None = None
     ip: OptStr300 = None
     price_wan: Wan = None
-    status: AchievementStatus | None = None
+    status: Annotated[AchievementStatus | None, BeforeValidator(record_status)] = None
 
 
 class DemandCreate(_Input):
@@ -249,7 +250,7 @@ class DemandCreate(_Input):
     confidential: Flag = False
     bounty_wan: Wan = None
     need_kind: Annotated[NeedKind, BeforeValidator(_need_kind)] = NeedKind.problem
-    status: DemandStatus = DemandStatus.open
+    status: Annotated[DemandStatus, BeforeValidator(record_status)] = DemandStatus.open
 
 
 class DemandUpdate(_Input):
@@ -271,7 +272,7 @@ class DemandUpdate(_Input):
     confidential: Flag | None = None
     bounty_wan: Wan = None
     need_kind: Annotated[NeedKind | None, BeforeValidator(_need_kind)] = None
-    status: DemandStatus | None = None
+    status: Annotated[DemandStatus | None, BeforeValidator(record_status)] = None
 
 
 class _Read(BaseModel):
@@ -321,8 +322,12 @@ class RowError(BaseModel):
     """Why one row of an import failed."""
 
     row: int
-    field: str
-    message: str
+    field: str = Field(description="the canonical field name")
+    column: str | None = Field(None, description="the column as the file spelled it (else the Chinese label)")
+    value: str | None = Field(None, description="the value the row gave, as text")
+    message: str = Field(
+        description="第 12 行 「预算(万元)」：应为数字（填写的是 “八十”）; English with Accept-Language: en"
+    )
 
 
 class RowDuplicate(BaseModel):

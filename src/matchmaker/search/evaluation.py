@@ -1,7 +1,7 @@
 """Offline evaluation of the matcher on a judged split (data/eval/<split>/): baselines, full ranking, weight search.
 
-A split (data/eval/<split>/) is loaded by :mod:`matchmaker.search.eval_data`; the weight search is
-:mod:`matchmaker.search.tuning`.
+A split (data/eval/<split>/) is loaded by :mod:`matchmaker.search.eval_data`; each need is scored and the reports are
+tabulated by :mod:`matchmaker.search.eval_scoring`; the weight search is :mod:`matchmaker.search.tuning`.
 
 Records get matcher ids 1..n in file order (achievements and needs separately); results and reports use the external
 ids. Every configuration ranks all achievements for every need (top ``k``), and each need is scored with
@@ -43,18 +43,21 @@ import numpy as np
 from matchmaker.search.concepts import Thesaurus, load_links
 from matchmaker.search.embedding import Embedder, create_embedder
 from matchmaker.search.eval_data import Split
+from matchmaker.search.eval_scoring import (
+    METRICS,
+    K,
+    NeedResult,
+    finite_or_none,
+    format_table,
+    judged_scores,
+    score_need,
+    violates,
+)
 from matchmaker.search.index import VectorIndex
 from matchmaker.search.lexical import LexicalIndex
 from matchmaker.search.matcher import Matcher, Query
-from matchmaker.search.metrics import (
-    Summary,
-    constraint_first_ok,
-    ndcg_at_k,
-    recall_at_k,
-    reciprocal_rank,
-    summarise,
-)
-from matchmaker.search.ranking import ConstraintPolicy, NeedFacts, OfferFacts, Ranked, Weights, hard_violations
+from matchmaker.search.metrics import Summary, summarise
+from matchmaker.search.ranking import ConstraintPolicy, Ranked, Weights
 from matchmaker.search.text import tokenize
 
 __all__ = [
@@ -75,9 +78,6 @@ __all__ = [
 
 EVAL_TODAY = date(2026, 11, 23)
 """The evaluation's "today": deadlines and freshness are judged against this date so results are reproducible."""
-K = 10
-METRICS = ("ndcg@10", "recall@10", "mrr", "constraint_accuracy")
-RELEVANT_GRADE = 2
 
 ConfigKind = Literal["bm25", "dense", "full"]
 EmbedderFactory = Callable[[str, bool], Embedder]
@@ -134,29 +134,6 @@ class Config:
 
 
 @dataclass(frozen=True)
-class NeedResult:
-    """One need's ranking (achievement external ids, best first) and its metric values (nan/None: undefined)."""
-
-    need_id: str
-    ranking: tuple[str, ...]
-    violators: tuple[bool, ...]  # ranking[i] breaks a hard constraint of the need
-    metrics: dict[str, float | None]
-    scores: tuple[float, ...] = ()  # the shown score of ranking[i] (full configurations)
-    bands: tuple[str, ...] = ()  # the confidence band of ranking[i] (full configurations)
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready form (undefined metrics become null)."""
-        return {
-            "need": self.need_id,
-            "ranking": list(self.ranking),
-            "violators": [r for r, v in zip(self.ranking, self.violators, strict=True) if v],
-            "scores": [round(x, 4) for x in self.scores],
-            "bands": list(self.bands),
-            "metrics": {k: _finite_or_none(v) for k, v in self.metrics.items()},
-        }
-
-
-@dataclass(frozen=True)
 class Report:
     """The result of one configuration on one split: summaries (overall and per slice) and per-need results."""
 
@@ -182,50 +159,15 @@ class Report:
             "config": self.config.to_dict(),
             "split": self.split,
             "rank_seconds": round(self.rank_seconds, 4),
-            "overall": {m: {"mean": _finite_or_none(s.mean), "n": s.n} for m, s in self.summary.items()},
+            "overall": {m: {"mean": finite_or_none(s.mean), "n": s.n} for m, s in self.summary.items()},
             "slices": {},
         }
         for metric, s in self.summary.items():
             for name, sub in s.slices.items():
-                out["slices"].setdefault(name, {})[metric] = {"mean": _finite_or_none(sub.mean), "n": sub.n}
+                out["slices"].setdefault(name, {})[metric] = {"mean": finite_or_none(sub.mean), "n": sub.n}
         if per_need:
             out["needs"] = [n.to_dict() for n in self.needs]
         return out
-
-
-def _finite_or_none(value: float | None) -> float | None:
-    return None if value is None or math.isnan(value) else round(float(value), 6)
-
-
-def violates(need: NeedFacts, offer: OfferFacts) -> bool:
-    """Whether an achievement breaks a hard constraint the need stated: ``trl < min_trl`` or no preferred mode offered.
-
-    An unknown trl or an achievement stating no mode does not count as a violation (it cannot be checked); the
-    deadline is not an achievement property.
-    """
-    return bool(hard_violations(need, offer, None))
-
-
-def score_need(split: Split, index: int, ranking: Sequence[str], k: int = K) -> NeedResult:
-    """Metric values of one need's ranking (achievement external ids, best first)."""
-    need_id = split.need_ids[index]
-    need = split.needs[index].facts
-    assert isinstance(need, NeedFacts)
-    grades = split.qrels[need_id]
-    flags = tuple(violates(need, split.offers[a]) for a in ranking)
-    constraint: float | None = None
-    if need.min_trl is not None or need.preferred_modes:
-        satisfying = [a for a, offer in split.offers.items() if not violates(need, offer)]
-        constraint = constraint_first_ok(
-            list(zip(ranking, flags, strict=True)), grades, satisfying, min_grade=RELEVANT_GRADE
-        )
-    metrics: dict[str, float | None] = {
-        "ndcg@10": ndcg_at_k(ranking, grades, k),
-        "recall@10": recall_at_k(ranking, grades, k, min_grade=RELEVANT_GRADE),
-        "mrr": reciprocal_rank(ranking[:k], grades, min_grade=RELEVANT_GRADE),
-        "constraint_accuracy": constraint,
-    }
-    return NeedResult(need_id=need_id, ranking=tuple(ranking), violators=flags, metrics=metrics)
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -411,52 +353,3 @@ def compare(
     """Score several configurations on a split, embedding each text once per embedder."""
     evaluator = evaluator or Evaluator(split, embedder_factory=embedder_factory)
     return [evaluator.evaluate(c) for c in configs]
-
-
-# ----------------------------------------------------------------------------------------------------------------
-# Table
-# ----------------------------------------------------------------------------------------------------------------
-
-TABLE_SLICES = ("zh-en", "en-zh", "hans-hant", "constraint", "jargon", "symptom", "hard-negative")
-
-
-def format_table(reports: Sequence[Report], slices: Sequence[str] = TABLE_SLICES) -> str:
-    """A plain-text table: one row per configuration; overall metrics, then nDCG@10 per slice (n in the header)."""
-    if not reports:
-        return ""
-    first = reports[0].summary
-    headers = ["configuration", "nDCG@10", "R@10", "MRR", "constr.acc"]
-    counts = [first["ndcg@10"].n, first["recall@10"].n, first["mrr"].n, first["constraint_accuracy"].n]
-    headers = [headers[0], *(f"{h} (n={n})" for h, n in zip(headers[1:], counts, strict=True))]
-    shown = [s for s in slices if s in first["ndcg@10"].slices]
-    headers += [f"{s} (n={first['ndcg@10'].slices[s].n})" for s in shown]
-    rows = []
-    for r in reports:
-        cells = [r.config.label, *(_cell(r.mean(m)) for m in METRICS), *(_cell(r.mean("ndcg@10", s)) for s in shown)]
-        rows.append(cells)
-    widths = [max(len(h), *(len(row[i]) for row in rows)) for i, h in enumerate(headers)]
-    lines = [
-        "  ".join(h.ljust(w) if i == 0 else h.rjust(w) for i, (h, w) in enumerate(zip(headers, widths, strict=True)))
-    ]
-    lines.append("  ".join("-" * w for w in widths))
-    for row in rows:
-        lines.append(
-            "  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths, strict=True)))
-        )
-    return "\n".join(lines)
-
-
-def _cell(value: float) -> str:
-    return "—" if math.isnan(value) else f"{value:.3f}"
-
-
-def judged_scores(split: Split, report: Report) -> list[tuple[float, bool]]:
-    """Every shown pairing of a full configuration's report as ``(score, relevant)`` (grade ≥ 2): what the
-    confidence bands are calibrated on (:func:`matchmaker.search.bands.calibrate`) and scored by."""
-    out: list[tuple[float, bool]] = []
-    for need in report.needs:
-        grades = split.qrels[need.need_id]
-        out.extend(
-            (score, grades.get(a, 0) >= RELEVANT_GRADE) for a, score in zip(need.ranking, need.scores, strict=False)
-        )
-    return out

@@ -6,7 +6,8 @@ documents read from files. Retrieval for one query:
 1. dense: the query vector against the target list's FAISS index, with the filter applied inside FAISS
    (ID selector), top `pool` candidates;
 2. lexical: BM25 over segmented text, top `pool` candidates that pass the same filter;
-3. the union is scored by the ranking stage (semantic, lexical and the need's facts), best k returned.
+3. the union is scored by the ranking stage (semantic, lexical and the need's facts), best k returned; the semantic
+   evidence of a Chinese–English pairing is first lifted by :data:`CROSS_LINGUAL_OFFSET`.
 """
 
 from __future__ import annotations
@@ -30,7 +31,16 @@ from matchmaker.search.lexical import LexicalIndex
 from matchmaker.search.ranking import Candidate, ConstraintPolicy, Ranked, Weights, age_in_days, rank
 from matchmaker.search.rerank import CrossEncoderReranker
 from matchmaker.search.shared_terms import QueryTerms
-from matchmaker.search.text import canonical, tokenize
+from matchmaker.search.text import canonical, script_family, tokenize
+
+CROSS_LINGUAL_OFFSET = 0.06
+"""Added to the cosine similarity of a Chinese–English pairing (either way round; mixed texts excepted).
+
+The multilingual model places texts of one language closer together whatever they say: over every need–achievement
+pair of the dev split, unlabelled, Chinese–Chinese and English–English pairs average a cosine of 0.212 and
+Chinese–English pairs 0.146 (a gap of 0.067; of the medians 0.063). Without the offset, a need written in English ranks
+English-language distractors above the Chinese achievement that solves it (dev en→zh nDCG@10 0.837; 0.89–0.92 with
+offsets 0.03–0.1, all splits of dev improving alike). The value is the measured gap rounded down, not a tuned one."""
 
 
 @dataclass
@@ -291,14 +301,16 @@ class Matcher:
         others = [i for i in ids if i not in lexical]
         lexical.update(zip(others, collection.lexical.scores(tokens, others).tolist(), strict=True))
         candidates = []
+        query_family = script_family(query.text)
         for i in ids:
             doc = collection.docs[i]
             need, offer = self._sides(query, doc, target)
             evidence = self._evidence(query, doc, target, concepts)
+            crosses = query_family != "mixed" and script_family(doc.text) not in (query_family, "mixed")
             candidates.append(
                 Candidate(
                     id=i,
-                    semantic=semantic[i],
+                    semantic=semantic[i] + (CROSS_LINGUAL_OFFSET if crosses else 0.0),
                     lexical=lexical[i],
                     need=need,
                     offer=offer,

@@ -3,19 +3,17 @@ HTML page. Only published challenges (张榜 and later) are exported, with confi
 
 from __future__ import annotations
 
-import io
 from datetime import date
 from typing import Any
 
-import openpyxl
 from jinja2 import Environment, select_autoescape
-from openpyxl.styles import Alignment, Font
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from matchmaker.errors import NotFound
 from matchmaker.models.challenges import Challenge
 from matchmaker.services.challenges import PUBLIC_STAGES, STAGE_LABELS, _parts, issuer_label
+from matchmaker.services.tables import write_table
 
 COLUMNS: tuple[tuple[str, int], ...] = (
     ("榜单编号", 14),
@@ -98,28 +96,9 @@ def board(session: Session, ids: list[int] | None = None) -> list[dict[str, Any]
 
 def to_xlsx(rows: list[dict[str, Any]]) -> bytes:
     """The 榜单 spreadsheet: Chinese headers with units, numbers as numbers, real dates, frozen header row."""
-    book = openpyxl.Workbook()
-    sheet = book.active
-    assert sheet is not None
-    sheet.title = "揭榜挂帅榜单"
-    sheet.append([name for name, _ in COLUMNS])
-    for cell in sheet[1]:
-        cell.font = Font(bold=True)
-    for row in rows:
-        sheet.append([row[name] for name, _ in COLUMNS])
-    for n, (name, width) in enumerate(COLUMNS, start=1):
-        letter = openpyxl.utils.get_column_letter(n)
-        sheet.column_dimensions[letter].width = width
-        for cell in sheet[letter][1:]:
-            cell.alignment = Alignment(wrap_text=True, vertical="top")
-            if name == "申报截止日期":
-                cell.number_format = "yyyy-mm-dd"
-            elif name.endswith("（万元）"):
-                cell.number_format = "#,##0.00"
-    sheet.freeze_panes = "A2"
-    out = io.BytesIO()
-    book.save(out)
-    return out.getvalue()
+    cells = [[row[name] for name, _ in COLUMNS] for row in rows]
+    titles, widths = [name for name, _ in COLUMNS], [width for _, width in COLUMNS]
+    return write_table("xlsx", titles, cells, sheet="揭榜挂帅榜单", widths=widths)
 
 
 _TEMPLATE = """<!doctype html>

@@ -4,43 +4,22 @@ page). Spreadsheets have Chinese headers, a frozen header row, real date-time ce
 from __future__ import annotations
 
 import html
-import io
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import openpyxl
 from icalendar import Calendar
 from icalendar import Event as CalendarEvent
-from openpyxl.styles import Font
-from openpyxl.utils import get_column_letter
 
 from matchmaker.models.events import Event
+from matchmaker.services.tables import write_table
 
 EVENT_TZ = ZoneInfo("Asia/Shanghai")  # slots are kept in the event's local (Beijing) time
 ATTENDANCE_LABELS = {"pending": "未签到", "met": "已洽谈", "no_show": "缺席"}
-DATETIME_FORMAT = "yyyy-mm-dd hh:mm"
 
 
 def _workbook(title: str, headers: list[str], rows: list[list[Any]], widths: list[int]) -> bytes:
-    book = openpyxl.Workbook()
-    sheet = book.active
-    sheet.title = title
-    sheet.append(headers)
-    for cell in sheet[1]:
-        cell.font = Font(bold=True)
-    for row in rows:
-        sheet.append(row)
-    for col, width in enumerate(widths, start=1):
-        sheet.column_dimensions[get_column_letter(col)].width = width
-    for row in sheet.iter_rows(min_row=2):
-        for cell in row:
-            if isinstance(cell.value, datetime):
-                cell.number_format = DATETIME_FORMAT
-    sheet.freeze_panes = "A2"
-    out = io.BytesIO()
-    book.save(out)
-    return out.getvalue()
+    return write_table("xlsx", headers, rows, sheet=title, widths=widths)
 
 
 def _when(value: str) -> datetime:

@@ -12,7 +12,7 @@ import io
 import json
 import re
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import PurePath
 from typing import Any, Literal
@@ -44,6 +44,7 @@ class ParsedFile:
     """Rows of an uploaded file with their 1-based row numbers as a person sees them (header = row 1 in CSV/XLSX)."""
 
     rows: list[tuple[int, dict[str, Any]]]
+    headers: dict[str, str] = field(default_factory=dict)  # field → its column as the file spelled it (first seen)
     ignored_columns: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
 
@@ -95,7 +96,9 @@ def decode_text(content: bytes) -> str:
     )
 
 
-def _map_row(raw: dict[str, Any], mapping: dict[str, str], ignored: set[str]) -> dict[str, Any]:
+def _map_row(
+    raw: dict[str, Any], mapping: dict[str, str], ignored: set[str], headers: dict[str, str]
+) -> dict[str, Any]:
     row: dict[str, Any] = {}
     for header, value in raw.items():
         if header is None:
@@ -105,6 +108,7 @@ def _map_row(raw: dict[str, Any], mapping: dict[str, str], ignored: set[str]) ->
             ignored.add(str(header))
         else:
             row[name] = value
+            headers.setdefault(name, str(header).strip())
     return row
 
 
@@ -324,14 +328,11 @@ def read_rows(
     return _json_rows(decode_text(content), lines=fmt == "jsonl")
 
 
-def parse_file(
-    spec: KindSpec, content: bytes, fmt: FileFormat, *, max_rows: int, max_upload_bytes: int | None = None
-) -> ParsedFile:
-    """Read an import file into canonical-field rows; 413 beyond max_rows (or an XLSX that expands too far), 422 when
-    the header has no known column or required columns are missing, or when the file has no data row."""
-    mapping = header_map(spec.labels)
-    raw_rows = read_rows(content, fmt, mapping, max_rows=max_rows, max_upload_bytes=max_upload_bytes)
+def map_rows(raw_rows: Iterable[tuple[int, dict[str, Any]]], mapping: dict[str, str], *, max_rows: int) -> ParsedFile:
+    """Rows keyed by field (``mapping``: accepted header → field), remembering each field's header as written (for
+    error messages) and the unknown columns; 413 beyond ``max_rows``, 422 for a file without data rows."""
     ignored: set[str] = set()
+    headers: dict[str, str] = {}
     rows: list[tuple[int, dict[str, Any]]] = []
     for number, raw in raw_rows:
         if len(rows) >= max_rows:
@@ -340,17 +341,35 @@ def parse_file(
                 fields=[field_error("file", f"more than {max_rows} rows")],
                 limit=max_rows,
             )
-        rows.append((number, _map_row(raw, mapping, ignored)))
+        rows.append((number, _map_row(raw, mapping, ignored, headers)))
     if not rows:
         raise InvalidImport("the file has no data rows", fields=[field_error("file", "no data rows")])
-    if fmt in ("csv", "xlsx"):
-        present = set().union(*(r.keys() for _, r in rows))
-        missing = [name for name in ("title", spec.body) if name not in present]
-        if missing:
-            labels = ", ".join(f"{m} ({spec.labels[m]})" for m in missing)
-            raise InvalidImport(
-                f"required columns missing: {labels}", fields=[field_error(m, "column missing") for m in missing]
-            )
     unknown = sorted(ignored - IGNORED_ALWAYS)
     warnings = [f"unknown columns ignored: {', '.join(unknown)}"] if unknown else []
-    return ParsedFile(rows=rows, ignored_columns=unknown, warnings=warnings)
+    return ParsedFile(rows=rows, headers=headers, ignored_columns=unknown, warnings=warnings)
+
+
+def require_columns(parsed: ParsedFile, fmt: FileFormat, required: Iterable[str], labels: dict[str, str]) -> None:
+    """422 naming each required column a CSV or XLSX file lacks (a JSON object may leave a key out per row)."""
+    if fmt not in ("csv", "xlsx"):
+        return
+    present = set().union(*(r.keys() for _, r in parsed.rows))
+    missing = [name for name in required if name not in present]
+    if missing:
+        names = "、".join(f"「{labels[m]}」({m})" for m in missing)
+        raise InvalidImport(
+            f"缺少必填的列 {names} (required columns missing)",
+            fields=[field_error(m, "column missing") for m in missing],
+        )
+
+
+def parse_file(
+    spec: KindSpec, content: bytes, fmt: FileFormat, *, max_rows: int, max_upload_bytes: int | None = None
+) -> ParsedFile:
+    """Read an import file into canonical-field rows; 413 beyond max_rows (or an XLSX that expands too far), 422 when
+    the header has no known column or required columns are missing, or when the file has no data row."""
+    mapping = header_map(spec.labels)
+    raw_rows = read_rows(content, fmt, mapping, max_rows=max_rows, max_upload_bytes=max_upload_bytes)
+    parsed = map_rows(raw_rows, mapping, max_rows=max_rows)
+    require_columns(parsed, fmt, ("title", spec.body), spec.labels)
+    return parsed

@@ -8,16 +8,12 @@ Chinese with units, the header row is frozen, dates are real dates.
 
 from __future__ import annotations
 
-import io
 from collections import defaultdict
 from collections.abc import Iterable
 from datetime import date
 from decimal import Decimal
 from typing import Any
 
-import openpyxl
-from openpyxl.styles import Font
-from openpyxl.worksheet.worksheet import Worksheet
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
@@ -26,9 +22,7 @@ from matchmaker.errors import ValidationFailed, field_error
 from matchmaker.models import Achievement, Demand, Match
 from matchmaker.models.landing import Landing, TechContract
 from matchmaker.services.access import Principal, require_staff
-
-DATE_FORMAT = "yyyy-mm-dd"
-MONEY_FORMAT = "#,##0.00"
+from matchmaker.services.tables import Table, write_workbook
 
 
 def _first(parties: list[dict[str, Any]], role: str, key: str) -> str:
@@ -124,25 +118,6 @@ def summarise(contracts: list[dict[str, Any]], key: str, order: Iterable[str] = 
     ]
 
 
-def _sheet(book: openpyxl.Workbook, title: str, headers: list[str], rows: list[list[Any]]) -> Worksheet:
-    sheet = book.create_sheet(title)
-    sheet.append(headers)
-    for cell in sheet[1]:
-        cell.font = Font(bold=True)
-    for row in rows:
-        sheet.append([float(v) if isinstance(v, Decimal) else v for v in row])
-    for column in sheet.iter_cols(min_row=2):
-        for cell in column:
-            if isinstance(cell.value, date):
-                cell.number_format = DATE_FORMAT
-            elif isinstance(cell.value, float):
-                cell.number_format = MONEY_FORMAT
-    for index, header in enumerate(headers, start=1):
-        sheet.column_dimensions[openpyxl.utils.get_column_letter(index)].width = max(12, len(header) * 2 + 2)
-    sheet.freeze_panes = "A2"
-    return sheet
-
-
 def _ids(ids: list[int]) -> str:
     return "、".join(str(i) for i in ids)
 
@@ -156,9 +131,6 @@ def build_report(session: Session, since: date, until: date, principal: Principa
         )
     contracts = contract_rows(session, since, until)
     landed = landed_rows(session, since, until)
-    book = openpyxl.Workbook()
-    assert book.active is not None
-    book.remove(book.active)
     summary_headers = ["合同数(份)", "合同成交总额(万元)", "技术交易额(万元)", "合同ID(见合同明细)"]
 
     def summary_rows(groups: list[dict[str, Any]]) -> list[list[Any]]:
@@ -167,25 +139,26 @@ def build_report(session: Session, since: date, until: date, principal: Principa
         rows.append(["合计", *total, sum((g["tech_wan"] for g in groups), Decimal(0)), ""])
         return rows
 
-    overview = book.create_sheet("说明")
-    overview.append(["项目", "内容"])
-    overview.append(["统计期间开始", since])
-    overview.append(["统计期间结束", until])
-    overview.append(["技术合同(份)", len(contracts)])
-    overview.append(["落地成果(项)", len(landed)])
-    overview.append(["口径", "合同按签订日期、落地按落地日期计入期间；金额单位万元；各汇总行的合同ID见“合同明细”"])
-    for row in overview.iter_rows(min_row=2, max_row=3, min_col=2):
-        row[0].number_format = DATE_FORMAT
-    overview.freeze_panes = "A2"
-    overview.column_dimensions["A"].width = 16
-    overview.column_dimensions["B"].width = 60
-    _sheet(
-        book, "合同按类型", ["合同类型", *summary_headers], summary_rows(summarise(contracts, "type", CONTRACT_TYPES))
+    overview = Table(
+        "说明",
+        ["项目", "内容"],
+        [
+            ["统计期间开始", since],
+            ["统计期间结束", until],
+            ["技术合同(份)", len(contracts)],
+            ["落地成果(项)", len(landed)],
+            ["口径", "合同按签订日期、落地按落地日期计入期间；金额单位万元；各汇总行的合同ID见“合同明细”"],
+        ],
+        widths=[16, 60],
     )
-    _sheet(book, "按区域流向", ["区域流向(供方→需方)", *summary_headers], summary_rows(summarise(contracts, "flow")))
-    _sheet(book, "按产业链", ["产业链(成果)", *summary_headers], summary_rows(summarise(contracts, "field")))
-    _sheet(
-        book,
+    tables = [overview]
+    tables.append(
+        Table("合同按类型", ["合同类型", *summary_headers], summary_rows(summarise(contracts, "type", CONTRACT_TYPES)))
+    )
+    flows = summary_rows(summarise(contracts, "flow"))
+    tables.append(Table("按区域流向", ["区域流向(供方→需方)", *summary_headers], flows))
+    tables.append(Table("按产业链", ["产业链(成果)", *summary_headers], summary_rows(summarise(contracts, "field"))))
+    tables.append(Table(
         "落地成果",
         [
             "对接ID", "成果编号", "成果名称", "成果地区", "产业链", "需求单位", "需求类型", "载体类型", "载体名称",
@@ -199,9 +172,8 @@ def build_report(session: Session, since: date, until: date, principal: Principa
             ]
             for r in landed
         ],
-    )  # fmt: skip
-    _sheet(
-        book,
+    ))  # fmt: skip
+    tables.append(Table(
         "合同明细",
         [
             "合同ID", "对接ID", "合同类型", "合同名称", "签订日期", "供方", "供方地区", "需方", "需方地区",
@@ -214,7 +186,5 @@ def build_report(session: Session, since: date, until: date, principal: Principa
             ]
             for c in contracts
         ],
-    )  # fmt: skip
-    out = io.BytesIO()
-    book.save(out)
-    return out.getvalue()
+    ))  # fmt: skip
+    return write_workbook(tables)

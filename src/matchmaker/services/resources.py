@@ -13,8 +13,8 @@ from pydantic import BaseModel, ValidationError
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
-from matchmaker.domain import RESOURCE_LABELS, canonical_header, header_map
-from matchmaker.errors import Conflict, InvalidImport, NotFound, TooLarge, ValidationFailed, field_error
+from matchmaker.domain import RESOURCE_LABELS, header_map
+from matchmaker.errors import Conflict, InvalidImport, NotFound, ValidationFailed, field_error
 from matchmaker.kinds import ACHIEVEMENTS
 from matchmaker.models import Achievement, Demand, Match
 from matchmaker.models.landing import LandingResource
@@ -26,8 +26,9 @@ from matchmaker.services import workflow
 from matchmaker.services.access import Principal, require_staff
 from matchmaker.services.audit import audit
 from matchmaker.services.indexing import EmbeddingCache
-from matchmaker.services.readers import FileFormat, read_rows
+from matchmaker.services.readers import FileFormat, ParsedFile, map_rows, read_rows, require_columns
 from matchmaker.services.records import content_hash, get_record
+from matchmaker.services.row_errors import Language, custom_error, row_errors
 from matchmaker.services.tables import TableFormat, write_table
 
 LIST_COLUMNS = {"chains"}
@@ -174,44 +175,28 @@ def count_resources(session: Session) -> int:
 # ------------------------------------------------------------------------------------------------- import / export
 
 
-def parse_resources(content: bytes, fmt: FileFormat, *, max_rows: int) -> list[tuple[int, dict[str, Any]]]:
+def parse_resources(content: bytes, fmt: FileFormat, *, max_rows: int) -> ParsedFile:
     """Rows of an import file with canonical field names (Chinese headers, with or without units, accepted)."""
     mapping = header_map(RESOURCE_LABELS)
-    for name, label in RESOURCE_LABELS.items():  # the labels without their unit: 单笔投资下限
-        mapping.setdefault(label.split("(")[0], name)
     raw_rows = read_rows(content, fmt, mapping, max_rows=max_rows)  # the two lists' bounded readers
-    rows: list[tuple[int, dict[str, Any]]] = []
-    for number, raw in raw_rows:
-        if len(rows) >= max_rows:
-            raise TooLarge(
-                f"the file has more than {max_rows} rows", fields=[field_error("file", f"more than {max_rows} rows")]
-            )
-        row = {}
-        for header, value in raw.items():
-            key = canonical_header(str(header), mapping) if header is not None else None
-            if key is not None:
-                row[key] = value
-        rows.append((number, row))
-    if rows and fmt in ("csv", "xlsx"):
-        missing = [n for n in ("name", "kind", "description") if not any(n in r for _, r in rows)]
-        if missing:
-            raise InvalidImport(
-                "required columns missing: " + ", ".join(f"{m} ({RESOURCE_LABELS[m]})" for m in missing),
-                fields=[field_error(m, "column missing") for m in missing],
-            )
-    return rows
+    parsed = map_rows(raw_rows, mapping, max_rows=max_rows)
+    require_columns(parsed, fmt, ("name", "kind", "description"), RESOURCE_LABELS)
+    return parsed
 
 
 def import_resources(
     session: Session,
-    rows: list[tuple[int, dict[str, Any]]],
+    parsed: ParsedFile,
     *,
     dry_run: bool = False,
     atomic: bool = False,
     principal: Principal | None = None,
+    lang: Language = "zh",
 ) -> ImportReport:
-    """Validate every row, then upsert by external_id (rows without one are created)."""
+    """Validate every row, then upsert by external_id (rows without one are created); errors name each column as
+    the file spelled it, in ``lang``."""
     require_staff(principal, "import landing resources")
+    rows, headers = parsed.rows, parsed.headers
     errors: list[RowError] = []
     valid: list[tuple[int, dict[str, Any], set[str]]] = []
     seen: dict[str, int] = {}
@@ -220,17 +205,18 @@ def import_resources(
             values = ResourceCreate.model_validate(row).model_dump()
             _check(values)
         except ValidationError as exc:
-            errors += [
-                RowError(row=number, field=".".join(str(p) for p in e["loc"]) or "row", message=e["msg"])
-                for e in exc.errors()
-            ]
+            errors += row_errors(number, exc, headers, RESOURCE_LABELS, lang)
             continue
         except ValidationFailed as exc:
-            errors += [RowError(row=number, field=f["field"], message=f["message"]) for f in exc.fields]
+            errors += [
+                custom_error(number, f["field"], f["message"], headers, RESOURCE_LABELS, lang, row.get(f["field"]))
+                for f in exc.fields
+            ]
             continue
         ext = values["external_id"]
         if ext is not None and ext in seen:
-            errors.append(RowError(row=number, field="external_id", message=f"duplicate (first at row {seen[ext]})"))
+            problem = f"与第 {seen[ext]} 行重复" if lang == "zh" else f"repeats row {seen[ext]}"
+            errors.append(custom_error(number, "external_id", problem, headers, RESOURCE_LABELS, lang, ext))
             continue
         if ext is not None:
             seen[ext] = number

@@ -12,6 +12,7 @@ from typing import Any, cast
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
+from matchmaker.domain import RECORD_STATUS_LABELS
 from matchmaker.errors import InvalidImport, TooLarge, ValidationFailed, field_error
 from matchmaker.kinds import KindSpec, Record
 from matchmaker.models import ImportBatch
@@ -29,21 +30,11 @@ from matchmaker.services.records import (
     log_change,
     resolve_org,
 )
+from matchmaker.services.row_errors import Language, custom_error, row_errors
 from matchmaker.services.tables import TableFormat, write_table
 
 EXPORT_FORMATS: tuple[str, ...] = ("csv", "xlsx", "json")
 Progress = Callable[[int], None]
-
-
-def _errors(row: int, exc: ValidationError) -> list[RowError]:
-    out = []
-    for err in exc.errors():
-        name = ".".join(str(p) for p in err["loc"]) or "row"
-        message = err["msg"].removeprefix("Value error, ")
-        if err["type"] == "extra_forbidden":
-            message = "unknown field"
-        out.append(RowError(row=row, field=name, message=message))
-    return out
 
 
 def import_rows(
@@ -57,11 +48,13 @@ def import_rows(
     atomic: bool = False,
     progress: Progress | None = None,
     principal: Principal | None = None,
+    lang: Language = "zh",
 ) -> ImportReport:
     """Validate every row, then upsert by external_id (or report only, with dry_run).
 
     Rows without an external_id are always created. With atomic, one failed row means nothing is written and the
-    report comes back inside a 422 error. The caller's unit of work commits.
+    report comes back inside a 422 error. Errors name each column as the file spelled it, in ``lang``. The
+    caller's unit of work commits.
     """
     require_writer(principal, spec.kind)
     errors: list[RowError] = []
@@ -72,19 +65,15 @@ def import_rows(
         try:
             model = spec.create.model_validate(row)
         except ValidationError as exc:
-            errors.extend(_errors(number, exc))
+            errors.extend(row_errors(number, exc, parsed.headers, spec.labels, lang))
             continue
         values = model.model_dump()
         ext = values.get("external_id")
         if ext is not None:
             if ext in first_seen:
-                errors.append(
-                    RowError(
-                        row=number,
-                        field="external_id",
-                        message=f"duplicate external_id {ext!r} in this file (first at row {first_seen[ext]})",
-                    )
-                )
+                first = first_seen[ext]
+                problem = f"编号与第 {first} 行重复" if lang == "zh" else f"repeats the id of row {first}"
+                errors.append(custom_error(number, "external_id", problem, parsed.headers, spec.labels, lang, ext))
                 continue
             first_seen[ext] = number
         valid.append((number, values, set(row.keys()) & set(values.keys())))
@@ -96,10 +85,11 @@ def import_rows(
     for number, values, present in valid:
         record = existing.get(values["external_id"]) if values.get("external_id") else None
         if record is not None and not can_write(principal, record):
+            problem = (
+                "编号已被其他单位的记录使用" if lang == "zh" else "is already used by another organisation's record"
+            )
             errors.append(
-                RowError(
-                    row=number, field="external_id", message=f"external_id {values['external_id']!r} is already used"
-                )
+                custom_error(number, "external_id", problem, parsed.headers, spec.labels, lang, values["external_id"])
             )
             continue
         if record is None:
@@ -209,16 +199,17 @@ def export_columns(spec: KindSpec) -> list[str]:
     return ["id", *spec.labels.keys()]
 
 
-def _cell(value: Any, *, for_sheet: bool) -> Any:
-    if isinstance(value, list):
-        return "、".join(value) if for_sheet else value
+def _json_value(value: Any) -> Any:
     if isinstance(value, Decimal):
         return int(value) if value == value.to_integral_value() else float(value)
     if isinstance(value, date | datetime):
         return value.isoformat()
-    if isinstance(value, bool) and for_sheet:
-        return "是" if value else "否"
     return value
+
+
+def _sheet_value(column: str, value: Any) -> Any:
+    """A spreadsheet cell: the status in Chinese; the table writer formats the rest (是/否, 、, real dates)."""
+    return RECORD_STATUS_LABELS.get(value, value) if column == "status" else value
 
 
 def export_records(
@@ -248,9 +239,9 @@ def export_records(
         values = {c: getattr(record, c) for c in columns}
         rows.append(masks.apply(record, values) if masks is not None else values)
     if fmt == "json":
-        items = [{t: _cell(row[c], for_sheet=False) for c, t in zip(columns, titles, strict=True)} for row in rows]
+        items = [{t: _json_value(row[c]) for c, t in zip(columns, titles, strict=True)} for row in rows]
         return json.dumps(items, ensure_ascii=False, indent=1).encode("utf-8")
-    cells = ([_cell(row[c], for_sheet=True) for c in columns] for row in rows)
+    cells = ([_sheet_value(c, row[c]) for c in columns] for row in rows)
     return write_table(cast(TableFormat, fmt), titles, cells, sheet=spec.sheet_name)
 
 

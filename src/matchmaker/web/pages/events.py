@@ -9,6 +9,7 @@ from fastapi import Query, Request, Response
 from fastapi.responses import HTMLResponse
 
 from matchmaker.api.deps import SessionDep
+from matchmaker.api.downloads import agenda_names, attachment
 from matchmaker.services import event_outputs as outputs
 from matchmaker.services import event_participants, event_requests, event_schedule
 from matchmaker.services import events as svc
@@ -56,18 +57,11 @@ def agenda_page(
     """A participant's agenda (its organisation or staff), as a page, a spreadsheet or an .ics calendar."""
     agenda = event_schedule.agenda(session, event_id, participant_id, principal)
     if format == "xlsx":
-        return Response(
-            outputs.agenda_xlsx(agenda),
-            media_type=XLSX,
-            headers={"Content-Disposition": f'attachment; filename="agenda-{event_id}-{participant_id}.xlsx"'},
-        )
+        return attachment(outputs.agenda_xlsx(agenda), XLSX, *agenda_names(event_id, participant_id, "xlsx"))
     if format == "ics":
         event = svc.get_event(session, event_id, principal)
-        return Response(
-            outputs.agenda_ics(agenda, event),
-            media_type="text/calendar",
-            headers={"Content-Disposition": f'attachment; filename="agenda-{event_id}-{participant_id}.ics"'},
-        )
+        names = agenda_names(event_id, participant_id, "ics")
+        return attachment(outputs.agenda_ics(agenda, event), "text/calendar", *names)
     return render(request, "event_agenda.html", {"agenda": agenda})
 
 

@@ -17,8 +17,10 @@ from matchmaker.kinds import SPECS
 from matchmaker.services import review
 from matchmaker.services.access import Principal, require_staff
 from matchmaker.services.readers import detect_format, parse_file
+from matchmaker.services.row_errors import Language
 from matchmaker.services.transfer import import_rows, read_upload
 from matchmaker.web.deps import WebPrincipalDep, page_router
+from matchmaker.web.i18n import request_lang
 from matchmaker.web.templating import render
 
 router = page_router()
@@ -34,13 +36,27 @@ def _context(session: Any, principal: Principal, **extra: Any) -> dict[str, Any]
     return {"batches": review.list_batches(session, principal), "kinds": list(SPECS), **extra}
 
 
-def _run(session: Any, principal: Principal, kind: str, content: bytes, filename: str, settings: Any, dry: bool) -> Any:
+def _language(lang: str) -> Language:
+    return "en" if lang == "en" else "zh"
+
+
+def _run(
+    session: Any,
+    principal: Principal,
+    kind: str,
+    content: bytes,
+    filename: str,
+    settings: Any,
+    dry: bool,
+    lang: str,
+) -> Any:
     spec = SPECS[kind]
     fmt = detect_format(filename, None)
     parsed = parse_file(spec, content, fmt, max_rows=settings.max_import_rows)
-    report = import_rows(session, spec, parsed, filename=filename, fmt=fmt, dry_run=dry, principal=principal)
-    labels = spec.labels
-    problems = [{"row": e.row, "column": labels.get(e.field, e.field), "message": e.message} for e in report.errors]
+    report = import_rows(
+        session, spec, parsed, filename=filename, fmt=fmt, dry_run=dry, principal=principal, lang=_language(lang)
+    )
+    problems = [{"row": e.row, "column": e.column, "message": e.message} for e in report.errors]
     return report, problems, parsed.ignored_columns
 
 
@@ -68,7 +84,7 @@ async def check(
     try:
         content = await run_in_threadpool(read_upload, file.file, settings.max_upload_bytes)
         report, problems, ignored = await run_in_threadpool(
-            _run, session, principal, kind, content, filename, settings, True
+            _run, session, principal, kind, content, filename, settings, True, request_lang(request)
         )
     except MatchmakerError as exc:
         context = _context(session, principal, error=exc, kind=kind)
@@ -99,7 +115,15 @@ async def commit(
         raise NotFound("this upload is no longer available; upload the file again")
     settings = request.app.state.settings
     report, problems, ignored = await run_in_threadpool(
-        _run, session, principal, meta["kind"], data_path.read_bytes(), meta["filename"], settings, False
+        _run,
+        session,
+        principal,
+        meta["kind"],
+        data_path.read_bytes(),
+        meta["filename"],
+        settings,
+        False,
+        request_lang(request),
     )
     meta_path.unlink()
     data_path.unlink()

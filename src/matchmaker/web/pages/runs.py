@@ -9,6 +9,7 @@ from fastapi import BackgroundTasks, Form, Request, Response
 from pydantic import ValidationError
 
 from matchmaker.api.deps import SessionDep
+from matchmaker.api.downloads import attachment, run_list_names
 from matchmaker.domain import CHAINS, REGIONS
 from matchmaker.errors import ValidationFailed, field_error
 from matchmaker.schemas.matching import MatchFilters
@@ -92,8 +93,4 @@ def run_export(session: SessionDep, principal: WebPrincipalDep, run_id: int, for
     """The run's matching list as a spreadsheet (the API's export)."""
     require_staff(principal, "export matching lists")
     content = run_service.export_run(session, run_id, format)
-    return Response(
-        content,
-        media_type=MEDIA_TYPES[format],
-        headers={"Content-Disposition": f'attachment; filename="matching-run-{run_id}.{format}"'},
-    )
+    return attachment(content, MEDIA_TYPES[format], *run_list_names(run_id, format))
