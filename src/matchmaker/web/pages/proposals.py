@@ -148,6 +148,8 @@ async def _save(
     proposals.require_applicant(principal)
     t = Translator(request_lang(request))
     challenge = challenges.read(session, challenge_id, principal)
+    if proposal_id is not None:
+        proposals.read(session, challenge_id, proposal_id, principal)  # 404 unless it is the caller's own
     values = await _submitted(request, challenge)
     data, errors = validate(ProposalCreate, _body(values, challenge), t, nested=True)
     if data is not None:
@@ -168,8 +170,8 @@ async def _save(
 @router.get("/challenges/{challenge_id}/proposals/new")
 def new_proposal(request: Request, session: SessionDep, principal: WebPrincipalDep, challenge_id: int) -> Response:
     """The 揭榜申报 form of a published challenge (institution members)."""
-    challenge = challenges.read(session, challenge_id, principal)
     proposals.require_applicant(principal)
+    challenge = challenges.read(session, challenge_id, principal)
     return _form_page(request, session, principal, challenge, _blank(challenge), {})
 
 
@@ -212,10 +214,16 @@ def withdraw_proposal(
 
 @router.get("/challenges/{challenge_id}/proposal-row")
 def proposal_row(
-    request: Request, principal: WebPrincipalDep, challenge_id: int, group: str = "partners", n: int = 0
+    request: Request,
+    session: SessionDep,
+    principal: WebPrincipalDep,
+    challenge_id: int,
+    group: str = "partners",
+    n: int = 0,
 ) -> Response:
     """One more empty partner or milestone row of the form (an HTMX fragment)."""
     proposals.require_applicant(principal)
+    challenges.get_visible(session, challenge_id, principal)
     if group not in ("partners", "schedule") or not 0 <= n < MAX_ROWS:
         raise NotFound(f"no row {group}[{n}]")
     context = {
