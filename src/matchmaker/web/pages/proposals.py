@@ -27,8 +27,8 @@ from matchmaker.web.templating import render
 
 router = page_router()
 MEMBER_KINDS: tuple[str, ...] = get_args(MemberKind)
-PARTNER_ROWS = 3  # empty partner rows the form offers (more with 添加成员)
-SCHEDULE_ROWS = 3
+PARTNER_ROWS = 2  # empty partner rows the form offers (more with 添加参与单位)
+SCHEDULE_ROWS = 2
 MAX_ROWS = 30
 PARTNER = ("name", "kind", "region")
 MILESTONE = ("month", "milestone")
