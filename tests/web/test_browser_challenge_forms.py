@@ -7,37 +7,19 @@ the reason, signs, and accepts it against every indicator."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 from playwright.sync_api import expect
 from sqlalchemy import update
 
 from matchmaker.models.challenges import Challenge
 from tests.challenge_factories import challenge
 from tests.factories import achievement
-from tests.web.conftest import PASSWORD, LiveServer
-
-
-@pytest.fixture
-def member_api(live_server: LiveServer) -> Iterator[Callable[[str], httpx.Client]]:
-    """The API as one of the test's accounts (signed in with its password)."""
-    clients: list[httpx.Client] = []
-
-    def make(email: str) -> httpx.Client:
-        client = httpx.Client(base_url=live_server.url, timeout=60)
-        token = client.post("/api/v1/auth/login", json={"email": email, "password": PASSWORD}).json()["access_token"]
-        client.headers["Authorization"] = f"Bearer {token}"
-        clients.append(client)
-        return client
-
-    yield make
-    for client in clients:
-        client.close()
+from tests.web.conftest import LiveServer
 
 
 def _move(page: Any, to: str, reason: str = "") -> None:

@@ -60,7 +60,9 @@ def service_errors(exc: MatchmakerError, t: Translator) -> dict[str, str]:
     errors: dict[str, str] = {}
     for f in exc.fields:
         key = SERVICE_MESSAGES.get(str(f.get("message")))
-        errors[str(f.get("field"))] = t(key) if key else str(f.get("message"))
+        message = t(key) if key else str(f.get("message"))
+        name = str(f.get("field"))
+        errors[name] = f"{errors[name]}；{message}" if name in errors else message  # every problem of a field
     return errors or {"form": exc.detail}
 
 

@@ -116,6 +116,8 @@ async def record_landing(request: Request, session: SessionDep, principal: WebPr
             return redirect(f"/pairings/{match_id}#landing", request)
         except MatchmakerError as exc:
             errors = form_errors(exc, t)
+            if "contract" in exc.extra.get("missing", ()):  # the workflow's 409: said in the reader's language
+                errors = {"form": t("landing.needs_contract")}
     shown = {*LANDING_FIELDS, "funding"}
     shown |= {f"funding[{n}].{k}" for n in range(len(values["funding"]) + 1) for k in FUNDING}
     return _refused(request, session, principal, match_id, lv=values, lerrors=placed(errors, shown))
