@@ -44,15 +44,18 @@ def test_nested_validation_names_each_field_in_chinese_and_english() -> None:
 
 def test_unshown_errors_go_to_the_form_and_a_field_keeps_every_problem() -> None:
     problems = [field_error("status", "没有技术合同"), field_error("status", "没有落地记录")]
-    problems.append(field_error("title", "太长"))
-    exc = ValidationFailed("two problems", fields=problems)
-    errors = form_errors(exc, Translator("zh-CN"))
-    assert errors["status"] == "没有技术合同；没有落地记录"
-    assert placed(errors, {"title"}) == {"title": "太长", "form": "没有技术合同；没有落地记录"}
-    assert form_errors(Conflict("已截止"), Translator("zh-CN")) == {"form": "已截止"}
+    exc = ValidationFailed("不能标记为落地", fields=[*problems, field_error("title", "太长")])
+    t = Translator("zh-CN")
+    assert form_errors(exc, t, {"status", "title"}) == {"status": "没有技术合同；没有落地记录", "title": "太长"}
+    # A problem of a field the form does not show: the service's own sentence above the form.
+    assert form_errors(exc, t, {"title"}) == {"title": "太长", "form": "不能标记为落地"}
+    member = ValidationFailed("x", fields=[field_error("members[1].kind", "不允许")])
+    assert form_errors(member, t, {"kind"}, lambda name: name.split(".")[-1]) == {"kind": "不允许"}
+    assert form_errors(Conflict("已截止"), t, set()) == {"form": "已截止"}
+    assert placed({"title": "太长", "status": "没有技术合同"}, {"title"}) == {"title": "太长", "form": "没有技术合同"}
 
 
 @pytest.mark.parametrize("refusal", [Forbidden("institution members do"), NotFound("proposal 3 not found")])
 def test_a_refusal_of_who_asks_is_not_a_form_error(refusal: Exception) -> None:
     with pytest.raises(type(refusal)):
-        form_errors(refusal, Translator("zh-CN"))  # type: ignore[arg-type]
+        form_errors(refusal, Translator("zh-CN"), {"title"})  # type: ignore[arg-type]

@@ -3,6 +3,7 @@ field's error is shown next to it, in the user's language."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
@@ -66,12 +67,21 @@ def service_errors(exc: MatchmakerError, t: Translator) -> dict[str, str]:
     return errors or {"form": exc.detail}
 
 
-def form_errors(exc: MatchmakerError, t: Translator) -> dict[str, str]:
-    """A service's refusal of what was typed (409, 413, 415, 422) as errors by field; a refusal of who is asking
-    (401, 403, 404) is raised again, to answer as the API does."""
+def form_errors(
+    exc: MatchmakerError, t: Translator, shown: set[str], rename: Callable[[str], str] = str
+) -> dict[str, str]:
+    """A service's refusal of what was typed (409, 413, 415, 422) as errors beside the fields the form ``shown``
+    (the service's names passed through ``rename``), the rest said by the service's own sentence above the form; a
+    refusal of who is asking (401, 403, 404) is raised again, to answer as the API does."""
     if exc.status_code in (401, 403, 404):
         raise exc
-    return service_errors(exc, t)
+    errors: dict[str, str] = {}
+    for name, message in service_errors(exc, t).items():
+        name = rename(name)
+        errors[name] = f"{errors[name]}；{message}" if name in errors else message
+    if any(name not in shown for name in errors):
+        errors = {name: message for name, message in errors.items() if name in shown} | {"form": exc.detail}
+    return errors
 
 
 def placed(errors: dict[str, str], shown: set[str] | frozenset[str]) -> dict[str, str]:

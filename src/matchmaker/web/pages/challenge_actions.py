@@ -68,7 +68,7 @@ def _apply(
             write(session, challenge_id, data, principal)
             return redirect(f"/challenges/{challenge_id}", request)
         except MatchmakerError as exc:
-            errors = form_errors(exc, t)
+            errors = form_errors(exc, t, shown)
     return _refused(request, session, principal, challenge_id, errors, body, shown)
 
 

@@ -49,15 +49,15 @@ async def create_contract(request: Request, session: SessionDep, principal: WebP
     values["registration_no"] = str(form.get("registration_no") or "").strip()
     values["parties"] = rows(form, "parties", PARTY, ("name",), MAX_ROWS)
     body = {k: (v or None) if k in ("signed_on", "total_wan", "tech_wan") else v for k, v in values.items()}
+    shown = {*CONTRACT_FIELDS, "registration_no", "parties"}
+    shown |= {f"parties[{n}].{k}" for n in range(len(values["parties"])) for k in PARTY}
     data, errors = validate(ContractCreate, body, t, nested=True)
     if data is not None:
         try:
             contracts.create_contract(session, match_id, data, principal)  # type: ignore[arg-type]
             return redirect(f"/pairings/{match_id}#contracts", request)
         except MatchmakerError as exc:
-            errors = form_errors(exc, t)
-    shown = {*CONTRACT_FIELDS, "registration_no", "parties"}
-    shown |= {f"parties[{n}].{k}" for n in range(len(values["parties"])) for k in PARTY}
+            errors = form_errors(exc, t, shown)
     return _refused(request, session, principal, match_id, cv=values, cerrors=placed(errors, shown))
 
 
@@ -85,7 +85,7 @@ async def attach_file(
             principal,
         )
     except MatchmakerError as exc:
-        form_errors(exc, t)  # who may not is answered as the API does
+        form_errors(exc, t, {"file"})  # who may not is answered as the API does
         return _refused(request, session, principal, match_id, ferrors={contract_id: exc.detail})
     return redirect(f"/pairings/{match_id}#contract-{contract_id}", request)
 
@@ -109,17 +109,17 @@ async def record_landing(request: Request, session: SessionDep, principal: WebPr
     values["funding"] = rows(form, "funding", FUNDING, FUNDING, MAX_ROWS)
     body = {**values, "landed_on": values["landed_on"] or None}
     body["funding"] = [{**f, "amount_wan": f["amount_wan"] or None} for f in values["funding"]]
+    shown = {*LANDING_FIELDS, "funding"}
+    shown |= {f"funding[{n}].{k}" for n in range(len(values["funding"]) + 1) for k in FUNDING}
     data, errors = validate(LandingCreate, body, t, nested=True)
     if data is not None:
         try:
             contracts.record_landing(session, match_id, data, principal)  # type: ignore[arg-type]
             return redirect(f"/pairings/{match_id}#landing", request)
         except MatchmakerError as exc:
-            errors = form_errors(exc, t)
+            errors = form_errors(exc, t, shown)
             if "contract" in exc.extra.get("missing", ()):  # the workflow's 409: said in the reader's language
                 errors = {"form": t("landing.needs_contract")}
-    shown = {*LANDING_FIELDS, "funding"}
-    shown |= {f"funding[{n}].{k}" for n in range(len(values["funding"]) + 1) for k in FUNDING}
     return _refused(request, session, principal, match_id, lv=values, lerrors=placed(errors, shown))
 
 

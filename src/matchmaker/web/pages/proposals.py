@@ -105,17 +105,14 @@ def _shown(values: dict[str, Any], challenge: dict[str, Any]) -> set[str]:
     return shown | {f"promises[{n}].value" for n in range(len(challenge["indicators"]))}
 
 
-def _from_service(exc: MatchmakerError, t: Translator) -> dict[str, str]:
+def _form_name(name: str) -> str:
     """The service names consortium members as members[n] (the lead first); the form as lead_* and partners[n-1]."""
-    errors: dict[str, str] = {}
-    for name, message in form_errors(exc, t).items():
-        if name.startswith("members[0]."):
-            name = "lead_" + name.split(".", 1)[1]
-        elif name.startswith("members["):
-            index, rest = name.removeprefix("members[").split("].", 1)
-            name = f"partners[{int(index) - 1}].{rest}"
-        errors.setdefault(name, message)
-    return errors
+    if name.startswith("members[0]."):
+        return "lead_" + name.split(".", 1)[1]
+    if name.startswith("members["):
+        index, rest = name.removeprefix("members[").split("].", 1)
+        return f"partners[{int(index) - 1}].{rest}"
+    return name
 
 
 def _form_page(
@@ -162,7 +159,7 @@ async def _save(
             return redirect(f"/challenges/{challenge_id}/proposals/{proposal_id}", request)
         except MatchmakerError as exc:
             session.rollback()
-            errors = _from_service(exc, t)
+            errors = form_errors(exc, t, _shown(values, challenge), _form_name)
     errors = placed(errors, _shown(values, challenge))
     return _form_page(request, session, principal, challenge, values, errors, proposal_id, status_code=422)
 
@@ -290,6 +287,7 @@ async def score_proposal(
     form = await request.form()
     challenge = challenges.read(session, challenge_id, principal)
     scores = {str(c["id"]): str(form.get(f"scores[{c['id']}]") or "").strip() for c in challenge["rubric"]}
+    shown = {f"scores[{c['id']}]" for c in challenge["rubric"]} | {"comment"}
     body = {"scores": {k: v or None for k, v in scores.items()}, "comment": str(form.get("comment") or "") or None}
     data, errors = validate(ScoreIn, body, t, nested=True)
     if data is not None:
@@ -298,8 +296,7 @@ async def score_proposal(
             return redirect(f"/challenges/{challenge_id}/proposals/{proposal_id}?scored=1", request)
         except MatchmakerError as exc:
             session.rollback()
-            errors = form_errors(exc, t)
-    shown = {f"scores[{c['id']}]" for c in challenge["rubric"]} | {"comment"}
+            errors = form_errors(exc, t, shown)
     context = _proposal_context(session, principal, challenge_id, proposal_id)
     context |= {"errors": placed(errors, shown), "scores": scores, "comment": body["comment"]}
     return render(request, "proposal.html", context, status_code=422)
