@@ -91,6 +91,7 @@ def test_contract_file_and_landing_then_the_resources_panel(
     page.locator("#save-contract").click()
     expect(page.locator("[id='tech_wan-error']")).to_contain_text("不能大于合同成交总额")
     expect(page.locator("#title")).to_have_value("相变蓄冷材料专利实施许可合同")
+    page.locator("#contracts").screenshot(path=str(screenshot_dir / "contract-form.png"))
     page.locator("#tech_wan").fill("150")
     page.locator("#save-contract").click()
     expect(page.locator("#contract-list")).to_contain_text("相变蓄冷材料专利实施许可合同")
