@@ -7,17 +7,26 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import Callable
+from datetime import date, timedelta
 
 from fastapi.testclient import TestClient
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
 
-from tests.challenge_factories import challenge
+from matchmaker.models import User
+from matchmaker.models.challenges import Challenge
+from tests.challenge_factories import challenge, proposal
+from tests.factories import achievement
 from tests.web.conftest import csrf_of, web_sign_in
 
 
-def _published(client: TestClient, make_user: Callable[..., str]) -> dict[str, object]:
-    """A published challenge (its expert found it well posed)."""
-    body = challenge(external_id=f"JB-P-{uuid.uuid4().hex[:6]}", eligibility={})  # no prior TRL asked
-    created = client.post("/api/v1/challenges", json=body).json()
+def _published(
+    client: TestClient, make_user: Callable[..., str], created: dict[str, object] | None = None
+) -> dict[str, object]:
+    """A challenge (a new one by default) published: its expert found it well posed."""
+    if created is None:
+        body = challenge(external_id=f"JB-P-{uuid.uuid4().hex[:6]}", eligibility={})  # no prior TRL asked
+        created = client.post("/api/v1/challenges", json=body).json()
     url = f"/api/v1/challenges/{created['id']}"
     expert = make_user("expert", "天津中心专家库")
     expert_id = client.get("/api/v1/auth/me", headers={"Authorization": f"Bearer {expert}"}).json()["id"]
@@ -27,6 +36,10 @@ def _published(client: TestClient, make_user: Callable[..., str]) -> dict[str, o
     assert opinion.status_code == 204
     assert client.post(f"{url}/moves", json={"to": "published"}).status_code == 200
     return dict(created)
+
+
+def _org(session: Session, email: str) -> int | None:
+    return session.scalar(select(User.org_id).where(User.email == email))
 
 
 def _form(c: dict[str, object], csrf: str, budget: str) -> dict[str, str]:
@@ -94,3 +107,35 @@ def test_apply_edit_and_withdraw_through_the_form(
     withdrawn = web_client.post(f"{proposal_url}/withdraw", data={"csrf_token": token}, follow_redirects=True)
     assert "Withdrawn" in withdrawn.text
     assert "/edit" not in withdrawn.text  # nothing left to edit
+
+
+def test_the_issuer_reads_masked_proposals_only_after_the_deadline(
+    client: TestClient,
+    make_user: Callable[..., str],
+    session: Session,
+    web_client: TestClient,
+    web_account: Callable[..., str],
+) -> None:
+    tag = uuid.uuid4().hex[:6]
+    issuer = web_account("enterprise", f"渤海装备-{tag}")
+    web_sign_in(web_client, issuer)
+    body = challenge(external_id=f"JB-M-{tag}", eligibility={}, mask_applicants=True)
+    created = client.post("/api/v1/challenges", json=body).json()
+    session.execute(update(Challenge).where(Challenge.id == created["id"]).values(issuer_org_id=_org(session, issuer)))
+    session.commit()
+    c = _published(client, make_user, created)
+    university = make_user("institution", f"北方理工大学-{tag}")
+    headers = {"Authorization": f"Bearer {university}"}
+    prior = achievement(external_id=f"M-{tag}", owner=f"北方理工大学-{tag}")
+    offer = client.post("/api/v1/achievements", json=prior, headers=headers).json()["id"]
+    bid = proposal([i["id"] for i in c["indicators"]], achievement_ids=[offer])  # type: ignore[union-attr]
+    proposal_id = client.post(f"/api/v1/challenges/{c['id']}/proposals", json=bid, headers=headers).json()["id"]
+    url = f"/challenges/{c['id']}/proposals/{proposal_id}"
+    assert web_client.get(url).status_code == 403  # before the deadline
+    session.execute(update(Challenge).where(Challenge.id == c["id"]).values(deadline=date.today() - timedelta(days=1)))
+    session.commit()
+    assert client.post(f"/api/v1/challenges/{c['id']}/moves", json={"to": "closed"}).status_code == 200
+    page = web_client.get(url)
+    assert page.status_code == 200
+    assert "（匿名申报）" in page.text
+    assert "北方理工大学" not in page.text  # neither the applicant nor its achievement's owner

@@ -243,6 +243,9 @@ def _proposal_context(session: Session, principal: Principal, challenge_id: int,
     promised = {p["indicator_id"]: p["value"] for p in proposal["promises"]}
     linked: list[Any] = []
     for achievement_id in proposal["achievement_ids"]:
+        if proposal["applicant_hidden"]:
+            linked.append(None)  # their owners would name the masked applicant
+            continue
         try:
             linked.append(records_svc.get_record(session, ACHIEVEMENTS, achievement_id, principal))
         except NotFound:
