@@ -109,6 +109,7 @@ MATRIX: list[tuple[str, str, str | None, tuple[int | None, ...]]] = [
     ("POST", "/challenges/{challenge_id}/experts", None, (422, 422, 403, 403, 403, 403, 403)),
     ("POST", "/challenges/{challenge_id}/declaration", None, (403, 403, 403, 403, 403, 303, 404)),
     ("POST", "/challenges/{challenge_id}/moves", None, (422, 422, 403, 403, 403, 403, 403)),
+    ("POST", "/challenges/{challenge_id}/rubric", None, (422, 422, 403, 403, 403, 403, 403)),
     ("POST", "/pairings/{match_id}/contracts", None, (422, 422, 403, 403, 403, 403, 403)),
     ("POST", "/contracts/{contract_id}/file", None, (422, 422, 403, 403, 403, 403, 403)),
     (

@@ -1,7 +1,7 @@
-"""The challenge page's forms: managers assign experts and move the challenge (publish, close, review, the award
-decision with its reason, 验收 with every indicator's result); an assigned expert declares conflicts of interest and
-gives the 专家论证 opinion. The rules are services.challenge_flow's and services.challenge_review's; a refusal
-re-renders the challenge page with each problem beside its field."""
+"""The challenge page's forms: managers assign experts, set the scoring rubric and move the challenge (publish,
+close, review, the award decision with its reason, 验收 with every indicator's result); an assigned expert declares
+conflicts of interest and gives the 专家论证 opinion. The rules are services.challenge_flow's and
+services.challenge_review's; a refusal re-renders the challenge page with each problem beside its field."""
 
 from __future__ import annotations
 
@@ -14,19 +14,21 @@ from sqlalchemy.orm import Session
 
 from matchmaker.api.deps import SessionDep
 from matchmaker.errors import MatchmakerError
-from matchmaker.schemas.challenges import ExpertAssign, ExpertDeclaration, Move
+from matchmaker.schemas.challenges import ChallengeUpdate, ExpertAssign, ExpertDeclaration, Move
 from matchmaker.services import challenge_flow as flow
 from matchmaker.services import challenge_review as review
 from matchmaker.services import challenges
 from matchmaker.services.access import Principal, require_staff
 from matchmaker.web.deps import WebPrincipalDep, page_router, redirect
-from matchmaker.web.forms import form_errors, placed, validate
+from matchmaker.web.forms import form_errors, placed, rows, validate
 from matchmaker.web.i18n import Translator, request_lang
 from matchmaker.web.pages.challenges import page_context
 from matchmaker.web.templating import render
 
 router = page_router()
 SEPARATORS = re.compile(r"[、,，;；\n]+")
+CRITERION = ("name", "weight", "description")
+MAX_CRITERIA = 20
 
 
 def _names(text: str) -> list[str]:
@@ -121,3 +123,18 @@ async def move(request: Request, session: SessionDep, principal: WebPrincipalDep
         ]
         shown |= {f"results[{n}].measured_value" for n in range(len(indicators))}
     return _apply(request, session, principal, challenge_id, Move, body, flow.move, shown)
+
+
+@router.post("/challenges/{challenge_id}/rubric")
+async def set_rubric(request: Request, session: SessionDep, principal: WebPrincipalDep, challenge_id: int) -> Response:
+    """Managers replace the scoring rubric (criteria with weights) until review starts."""
+    require_staff(principal, "set the rubric")
+    form = await request.form()
+    criteria = rows(form, "rubric", CRITERION, ("name",), MAX_CRITERIA)  # a criterion without a name is removed
+    body = {"rubric": [{**c, "weight": c["weight"] or None, "description": c["description"] or None} for c in criteria]}
+    shown = {"rubric"} | {f"rubric[{n}].{k}" for n in range(len(criteria) + 1) for k in CRITERION}
+
+    def write(session: Session, challenge_id: int, data: Any, principal: Principal) -> None:
+        review.replace_rubric(session, challenge_id, data.rubric, principal)
+
+    return _apply(request, session, principal, challenge_id, ChallengeUpdate, body, write, shown)
