@@ -185,3 +185,20 @@ def web_sign_in(client: TestClient, email: str, password: str = PASSWORD) -> Non
         "/login", data={"email": email, "password": password, "csrf_token": token}, follow_redirects=False
     )
     assert response.status_code == 303, response.text
+
+
+@pytest.fixture
+def member_api(live_server: LiveServer) -> Iterator[Callable[[str], httpx.Client]]:
+    """The API as one of the test's accounts (signed in with its password)."""
+    clients: list[httpx.Client] = []
+
+    def make(email: str) -> httpx.Client:
+        client = httpx.Client(base_url=live_server.url, timeout=60)
+        token = client.post("/api/v1/auth/login", json={"email": email, "password": PASSWORD}).json()["access_token"]
+        client.headers["Authorization"] = f"Bearer {token}"
+        clients.append(client)
+        return client
+
+    yield make
+    for client in clients:
+        client.close()

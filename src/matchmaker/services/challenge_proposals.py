@@ -54,6 +54,12 @@ def assignment(session: Session, challenge_id: int, user_id: int) -> ChallengeEx
     )
 
 
+def require_applicant(principal: Principal | None, what: str = "apply to challenges") -> None:
+    """Only institution members apply, edit and withdraw proposals (403 for every other role)."""
+    if principal is not None and principal.role != "institution":
+        raise Forbidden(f"{principal.role} members may not {what}; institution members do")
+
+
 def _open_for_applications(challenge: Challenge) -> None:
     if challenge.stage != "published" or deadline_passed(challenge):
         raise Conflict(
@@ -119,8 +125,7 @@ def _members(org_name: str, lead_kind: str, lead_region: str, partners: list[dic
 
 def create(session: Session, challenge_id: int, body: ProposalCreate, principal: Principal | None) -> int:
     """Apply to a published challenge before its deadline (institution members, one proposal per organisation)."""
-    if principal is not None and principal.role != "institution":
-        raise Forbidden(f"{principal.role} members may not apply to challenges; institution members do")
+    require_applicant(principal)
     challenge = get_visible(session, challenge_id, principal)
     _open_for_applications(challenge)
     org_id = principal.org_id if principal else None
@@ -176,8 +181,7 @@ def update(
     session: Session, challenge_id: int, proposal_id: int, body: ProposalUpdate, principal: Principal | None
 ) -> None:
     """Change one's own proposal until the deadline; afterwards it is frozen (409)."""
-    if principal is not None and principal.role != "institution":
-        raise Forbidden(f"{principal.role} members may not edit proposals; the applicant does")
+    require_applicant(principal, "edit proposals")
     challenge = get_visible(session, challenge_id, principal)
     proposal = _own(session, challenge.id, proposal_id, principal)
     _open_for_applications(challenge)
@@ -222,8 +226,7 @@ def update(
 
 def withdraw(session: Session, challenge_id: int, proposal_id: int, principal: Principal | None) -> None:
     """Withdraw one's own proposal before the deadline."""
-    if principal is not None and principal.role != "institution":
-        raise Forbidden(f"{principal.role} members may not withdraw proposals; the applicant does")
+    require_applicant(principal, "withdraw proposals")
     challenge = get_visible(session, challenge_id, principal)
     proposal = _own(session, challenge.id, proposal_id, principal)
     _open_for_applications(challenge)

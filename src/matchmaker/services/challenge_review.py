@@ -68,11 +68,29 @@ def experts(session: Session, challenge_id: int, principal: Principal | None) ->
     ]
 
 
-def _my_assignment(session: Session, challenge_id: int, principal: Principal | None) -> ChallengeExpert:
+def expert_users(session: Session, principal: Principal | None) -> list[dict[str, Any]]:
+    """The active experts managers may assign, with their organisation (staff)."""
+    require_staff(principal, "list the experts")
+    rows = session.execute(
+        select(User.id, User.email, Organisation.name)
+        .outerjoin(Organisation, User.org_id == Organisation.id)
+        .where(User.role == "expert", User.active.is_(True))
+        .order_by(User.email)
+    )
+    return [{"id": uid, "email": email, "organisation": org} for uid, email, org in rows]
+
+
+def require_expert(principal: Principal | None) -> Principal:
+    """The caller, who must be an expert: only experts declare and score (403 for every other role)."""
     if principal is None or principal.role != "expert":
         raise Forbidden("only the challenge's experts declare and score")
+    return principal
+
+
+def _my_assignment(session: Session, challenge_id: int, principal: Principal | None) -> ChallengeExpert:
+    expert_principal = require_expert(principal)
     get_visible(session, challenge_id, principal)  # 404 unless assigned
-    expert = assignment(session, challenge_id, principal.user_id)
+    expert = assignment(session, challenge_id, expert_principal.user_id)
     assert expert is not None  # visible to an expert means assigned
     return expert
 

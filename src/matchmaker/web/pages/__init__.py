@@ -6,12 +6,15 @@ from fastapi import APIRouter
 
 from matchmaker.web.pages import (
     account,
+    challenge_actions,
     challenges,
+    contracts,
     dashboard,
     events,
     imports,
     listings,
     pairing,
+    proposals,
     queue,
     records,
     runs,
@@ -30,4 +33,8 @@ PAGE_ROUTERS: tuple[APIRouter, ...] = (
     targets.router,
     listings.router,
     challenges.router,
+    # 揭榜挂帅 forms (proposals, review, decision) and 签约 / 落地 forms with the resources panel
+    proposals.router,
+    challenge_actions.router,
+    contracts.router,
 )
