@@ -40,7 +40,8 @@ from matchmaker.config import Settings
 from matchmaker.errors import MatchmakerError
 from matchmaker.middleware import BoundedBody, SecurityHeaders
 from matchmaker.schemas import ERROR_RESPONSES
-from matchmaker.services.indexing import SearchService, build_search_service
+from matchmaker.services.indexing import SearchService
+from matchmaker.services.search_setup import build_search_service
 from matchmaker.services.staleness import StaleJob, StalePolicy
 from matchmaker.services.throttle import LoginThrottle
 from matchmaker.web import install as install_web

@@ -20,7 +20,8 @@ from matchmaker.cli_listings import duplicates_app
 from matchmaker.cli_quality import thesaurus_app
 from matchmaker.config import Settings
 from matchmaker.errors import MatchmakerError
-from matchmaker.services.indexing import SearchService, build_search_service
+from matchmaker.services.indexing import SearchService
+from matchmaker.services.search_setup import build_search_service
 
 app = typer.Typer(
     help="matchmaker: technology-transfer supply–demand matchmaking (科技成果供需对接).",

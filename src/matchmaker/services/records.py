@@ -90,10 +90,12 @@ def _refresh_derived(record: Record) -> None:
     record.language = detect_language(text)
 
 
-def log_change(session: Session, kind: Kind, record_id: int, op: Literal["upsert", "delete"]) -> None:
-    """Append to the change log that indexes follow."""
-    session.add(RecordChange(kind=kind, record_id=record_id, op=op))
-    session.info["records_changed"] = True
+def log_change(session: Session, kind: Kind | str, record_id: int, op: Literal["upsert", "delete"]) -> None:
+    """Append to the change log that indexes follow (``kind``: a list, or the thesaurus); the request's index
+    catch-up applies the changes it finds in ``session.info["record_changes"]`` once they are committed."""
+    change = RecordChange(kind=kind, record_id=record_id, op=op)
+    session.add(change)
+    session.info.setdefault("record_changes", []).append(change)
 
 
 def _ensure_external_id_free(

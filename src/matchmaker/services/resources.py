@@ -25,7 +25,7 @@ from matchmaker.search.resource_fit import ResourceFacts, rank_resources
 from matchmaker.services import workflow
 from matchmaker.services.access import Principal, require_staff
 from matchmaker.services.audit import audit
-from matchmaker.services.indexing import EmbeddingCache
+from matchmaker.services.embedding_cache import EmbeddingCache
 from matchmaker.services.readers import FileFormat, read_rows
 from matchmaker.services.records import content_hash, get_record
 from matchmaker.services.tables import TableFormat, write_table
