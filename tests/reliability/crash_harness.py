@@ -47,6 +47,7 @@ class Server:
     process: subprocess.Popen[bytes] | None = None
     token: str = ""
     starts: int = 0
+    extra_env: dict[str, str] = field(default_factory=dict)  # e.g. PYTHONPATH of another checkout's sources
 
     @property
     def url(self) -> str:
@@ -65,6 +66,7 @@ class Server:
         )
         if self.database_url is not None:
             env["MATCHMAKER_DATABASE_URL"] = self.database_url
+        env.update(self.extra_env)
         self.starts += 1
         log_path = self.root / f"server-{self.starts}.log"
         started = time.monotonic()
