@@ -34,11 +34,15 @@ from _common import format_table, log, machine, results_path, write_results  # n
 ROW = "IMP-{n},储能材料与温控技术 {n},相变储能材料第{n}号，潜热220 J/g。,新材料,北方理工大学,北京,5"
 
 
-def _create(c: httpx.Client, n: int) -> float:
+def _create(c: httpx.Client, n: int) -> float | None:
+    """Milliseconds one create took; None when it failed (its worker killed by the supervisor, say)."""
     body = {"title": f"单条新增 {n}", "summary": "钠离子电池正极材料，比容量140 mAh/g。", "field": "新能源",
             "owner": "北方理工大学", "region": "北京", "trl": 5}  # fmt: skip
     started = time.perf_counter()
-    c.post("/api/v1/achievements", json=body).raise_for_status()
+    try:
+        c.post("/api/v1/achievements", json=body).raise_for_status()
+    except httpx.HTTPError:
+        return None
     return (time.perf_counter() - started) * 1000
 
 
@@ -48,7 +52,7 @@ def one_variant(label: str, src: Path, rows: int, every: float, port: int) -> di
     try:
         server.start()
         with server.client() as c:
-            idle = [_create(c, -i) for i in range(1, 6)]
+            idle = [ms for ms in (_create(c, -i) for i in range(1, 6)) if ms is not None]
             body = ("external_id,title,summary,field,owner,region,trl\n" + "\n".join(
                 ROW.format(n=n) for n in range(rows)) + "\n").encode()  # fmt: skip
             answered: dict[str, Any] = {}
@@ -67,13 +71,20 @@ def one_variant(label: str, src: Path, rows: int, every: float, port: int) -> di
             importer = threading.Thread(target=run_import, daemon=True)
             importer.start()
             during: list[float] = []
+            failed = 0
             searchable_s = None
             n = 0
             while time.perf_counter() - started < 1800:
-                during.append(_create(c, n))
+                ms = _create(c, n)
+                if ms is None:
+                    failed += 1
+                else:
+                    during.append(ms)
                 n += 1
                 if "error" in answered or answered.get("status", 200) != 200:
                     break
+                if "s" in answered and time.perf_counter() - started > answered["s"] + 600:
+                    break  # not searchable 10 minutes after the answer: reported as None
                 if "s" in answered:
                     found = c.post("/api/v1/search", json={"text": f"IMP-{rows - 1} 储能材料与温控技术 {rows - 1}",
                                                            "target": "achievements", "k": 3}).json()  # fmt: skip
@@ -90,6 +101,7 @@ def one_variant(label: str, src: Path, rows: int, every: float, port: int) -> di
             "import_answer": answered.get("error") or answered.get("status"),
             "last_row_searchable_s": None if searchable_s is None else round(searchable_s, 1),
             "creates_during": len(during),
+            "creates_failed": failed,
             "create_idle_median_ms": round(statistics.median(idle), 1),
             "create_during_median_ms": round(statistics.median(during), 1),
             "create_during_p95_ms": round(sorted(during)[int(0.95 * (len(during) - 1))], 1),
