@@ -55,8 +55,8 @@ def throughput(embedder: Any, texts: list[str], batch: int, budget_s: float) -> 
 
 def reindex_check(spec: str, tiny: bool) -> dict[str, Any]:
     """Rebuild twice over a fresh SQLite database with the sample lists: model calls of each rebuild."""
-    from matchmaker.services.indexing import build_search_service
     from matchmaker.services.samples import load_samples
+    from matchmaker.services.search_setup import build_search_service
 
     tmp = Path(tempfile.mkdtemp(prefix="mm-bench-embed-"))
     try:

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import ctypes
 import gc
 import logging
+import os
+import signal
+import sys
 import time
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
@@ -40,7 +44,8 @@ from matchmaker.config import Settings
 from matchmaker.errors import MatchmakerError
 from matchmaker.middleware import BoundedBody, SecurityHeaders
 from matchmaker.schemas import ERROR_RESPONSES
-from matchmaker.services.indexing import SearchService, build_search_service
+from matchmaker.services.indexing import SearchService
+from matchmaker.services.search_setup import build_search_service
 from matchmaker.services.staleness import StaleJob, StalePolicy
 from matchmaker.services.throttle import LoginThrottle
 from matchmaker.web import install as install_web
@@ -300,6 +305,25 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     return app
 
 
+SUPERVISOR_ENV = "MATCHMAKER_SUPERVISOR_PID"
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
+
+
+def die_with_supervisor() -> None:
+    """A worker of `matchmaker serve --workers N` is killed when its supervisor dies (Linux): after a kill -9 of the
+    server's process, orphaned workers went on serving the old port and writing to the database, so the restarted
+    server could not bind its port, and on SQLite its start-up waited on their write lock ('database is locked')."""
+    supervisor = os.environ.get(SUPERVISOR_ENV)
+    if supervisor is None or int(supervisor) == os.getpid() or not sys.platform.startswith("linux"):
+        return  # not a worker process (one worker runs in the supervisor's own process)
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) != 0:
+        log.warning("could not tie this worker to its supervisor (errno %d)", ctypes.get_errno())
+    if os.getppid() != int(supervisor):  # it died before the tie was made
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
 def create_app_from_env() -> FastAPI:
-    """Factory for `uvicorn --factory` (settings from the environment)."""
+    """Factory for `uvicorn --factory` (settings from the environment), in a worker process of `serve`."""
+    die_with_supervisor()
     return create_app(Settings())

@@ -52,15 +52,15 @@ def serve(
     """Run the HTTP service (migrates and loads the sample lists first, as configured)."""
     import uvicorn
 
-    from matchmaker.app import prepare_database
+    from matchmaker.app import SUPERVISOR_ENV, prepare_database
 
     settings = Settings()
     engine = db.create_db_engine(settings)
     prepare_database(settings, engine, db.create_session_factory(engine))
     engine.dispose()
-    # Preparation ran once here; the workers must not race each other through it again.
-    os.environ["MATCHMAKER_AUTO_MIGRATE"] = "false"
-    os.environ["MATCHMAKER_LOAD_SAMPLE_DATA"] = "false"
+    # Preparation ran once here; the workers must not race each other through it again, nor outlive this process.
+    os.environ.update(MATCHMAKER_AUTO_MIGRATE="false", MATCHMAKER_LOAD_SAMPLE_DATA="false")
+    os.environ[SUPERVISOR_ENV] = str(os.getpid())
     console.print(f"matchmaker on http://{host}:{port}  (API docs: http://{host}:{port}/docs)")
     uvicorn.run(
         "matchmaker.app:create_app_from_env",
@@ -69,6 +69,7 @@ def serve(
         port=port,
         workers=workers,
         log_level=settings.log_level,
+        timeout_worker_healthcheck=settings.worker_healthcheck_timeout_s,  # a worker embedding is slow to answer
     )
 
 

@@ -20,7 +20,8 @@ from matchmaker import db
 from matchmaker.cli_common import Quiet, Report, console, fail, progress_reporter
 from matchmaker.config import Settings
 from matchmaker.errors import MatchmakerError
-from matchmaker.services.indexing import SearchService, build_search_service
+from matchmaker.services.indexing import SearchService
+from matchmaker.services.search_setup import build_search_service
 
 POLL_S = 0.5
 """How often `match-list` reads the run's progress (each batch commits it)."""

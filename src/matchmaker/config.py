@@ -59,6 +59,11 @@ class Settings(BaseSettings):
     sync_interval_s: float = Field(default=0.5, gt=0, description="How often each worker follows the change log.")
     snapshot_interval_s: float = Field(default=300.0, gt=0, description="How often changed indexes are saved.")
     faiss_threads: int = Field(default=1, ge=1, description="OpenMP threads per FAISS call (× server threads ≤ cores).")
+    worker_healthcheck_timeout_s: int = Field(
+        default=60,
+        ge=1,
+        description="How long `serve --workers N` waits for a busy worker's health-check answer before killing it.",
+    )
     request_concurrency: int = Field(
         default=4, ge=1, description="API requests each worker process handles at once (more wait their turn)."
     )

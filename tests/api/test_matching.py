@@ -207,7 +207,9 @@ def test_record_not_yet_embedded_is_409(
     client: TestClient, seeded: dict[str, int], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     search = client.app.state.search  # type: ignore[attr-defined]
-    monkeypatch.setattr(search, "sync", lambda: None)  # as if another worker wrote it and this one has not caught up
+    # As if another worker wrote it and this one has not caught up (neither its follower nor the request's own apply):
+    monkeypatch.setattr(search, "sync", lambda: None)
+    monkeypatch.setattr(search, "apply_written", lambda written: None)
     created = client.post(D, json=demand(external_id="LATE")).json()
     response = client.get(f"{D}/{created['id']}/matches")
     assert response.status_code == 409

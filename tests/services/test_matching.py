@@ -61,6 +61,7 @@ class World:
             need = DemandCreate(**demand(confidential=True))  # type: ignore[arg-type]
             self.ids["NEED"] = create_record(s, DEMANDS, need, principal=self.members["enterprise"]).id
             s.commit()
+        self.search.sync()  # the committed records, as the follower thread would apply them
         assert self.search.ensure_current("achievements", self.ids["COLD"])
         assert self.search.ensure_current("demands", self.ids["NEED"])
 

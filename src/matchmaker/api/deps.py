@@ -30,16 +30,18 @@ async def get_settings(request: Request) -> Settings:
 
 
 def _index_catch_up(request: Request) -> Callable[[Session], None] | None:
-    """After a commit that changed records, this process's indexes replay the change log at once, so a record is
-    searchable when the call that wrote it returns (other workers follow within their sync interval)."""
+    """After a commit that changed records, this process's indexes apply the request's own changes at once, so a
+    record is searchable when the call that wrote it returns (other workers follow within their sync interval); a
+    large import is left to the follower thread, outside the request."""
     search = getattr(request.app.state, "search", None)
     if search is None:
         return None
 
     def catch_up(session: Session) -> None:
-        if session.info.get("records_changed"):
+        written = session.info.get("record_changes")
+        if written:
             try:
-                search.sync()
+                search.after_commit(written)
             except Exception:  # committed is committed: the follower thread applies the change on its next pass
                 log.exception("index catch-up after a commit failed; the follower will retry")
 

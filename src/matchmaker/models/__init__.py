@@ -15,6 +15,7 @@ from sqlalchemy import (
     Date,
     Float,
     ForeignKey,
+    Index,
     Integer,
     LargeBinary,
     Numeric,
@@ -22,6 +23,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     func,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
@@ -68,7 +70,9 @@ class ImportBatch(Base):
 
 class RecordMixin(TimestampMixin):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    external_id: Mapped[str | None] = mapped_column(String(100), unique=True, index=True)
+    # Unique within the organisation (see the lists' ``__table_args__``), never across: another organisation's ids
+    # must not be probeable through a 409.
+    external_id: Mapped[str | None] = mapped_column(String(100), index=True)
     title: Mapped[str] = mapped_column(String(200))
     keywords: Mapped[list[str]] = mapped_column(JSONList, default=list)
     field: Mapped[str] = mapped_column(String(20), index=True)
@@ -85,6 +89,9 @@ class Achievement(RecordMixin, Base):
     """A research achievement offered for transfer (科技成果)."""
 
     __tablename__ = "achievements"
+    __table_args__ = (
+        Index("uq_achievements_org_external_id", func.coalesce(text("org_id"), 0), text("external_id"), unique=True),
+    )
 
     summary: Mapped[str] = mapped_column(Text)
     owner: Mapped[str | None] = mapped_column(String(200))
@@ -102,6 +109,9 @@ class Demand(RecordMixin, Base):
     """An enterprise's technical need (技术需求)."""
 
     __tablename__ = "demands"
+    __table_args__ = (
+        Index("uq_demands_org_external_id", func.coalesce(text("org_id"), 0), text("external_id"), unique=True),
+    )
 
     description: Mapped[str] = mapped_column(Text)
     enterprise: Mapped[str | None] = mapped_column(String(200))

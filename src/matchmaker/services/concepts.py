@@ -5,20 +5,21 @@ from __future__ import annotations
 
 from collections import Counter
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from matchmaker.errors import Conflict, NotFound, ValidationFailed, field_error
-from matchmaker.models import Achievement, Demand, Match, RecordChange
+from matchmaker.models import Achievement, Demand, Match
 from matchmaker.models.concepts import ConceptLinkRow
 from matchmaker.schemas.concepts import ConceptLinkCreate, ConceptLinkRead, ConceptLinkUpdate
 from matchmaker.search.concepts import RELATION_LABELS, ConceptLink, Thesaurus, contains, load_links
 from matchmaker.search.text import canonical
 from matchmaker.services.access import Principal, require_staff
 from matchmaker.services.audit import actor_of, audit
+from matchmaker.services.records import log_change
 
 CHANGE_KIND = "concepts"
 ACCEPTED = ("shortlisted", "contacted", "meeting", "signed", "landed")
@@ -34,9 +35,8 @@ def read(row: ConceptLinkRow) -> ConceptLinkRead:
     )  # fmt: skip
 
 
-def _changed(session: Session, link_id: int, op: str) -> None:
-    session.add(RecordChange(kind=CHANGE_KIND, record_id=link_id, op=op))
-    session.info["records_changed"] = True  # this process's matcher reloads the thesaurus when the call returns
+def _changed(session: Session, link_id: int, op: Literal["upsert", "delete"]) -> None:
+    log_change(session, CHANGE_KIND, link_id, op)  # this process's matcher reloads the thesaurus when the call returns
 
 
 def list_links(

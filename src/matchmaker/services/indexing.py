@@ -1,10 +1,11 @@
 """Keeps the in-memory matcher in step with the database, which is the truth.
 
-* Vectors are cached in the `embeddings` table by (list, record, model, content hash): a restart or a rebuild never
-  re-embeds unchanged text; switching model re-embeds (with progress reported).
-* Every record write appends to `record_changes`. Each process follows that log: right after its own commits (so a
-  record is searchable when the API call returns) and from a background thread every `sync_interval` seconds (so
-  every worker process sees other workers' writes within about that interval — no shared memory needed).
+* Vectors are cached in the `embeddings` table (services/embedding_cache.py): a restart or a rebuild never re-embeds
+  unchanged text; switching model re-embeds (with progress reported).
+* Every record write appends to `record_changes`. A request applies its own few changes when it commits (so a record
+  is searchable when the API call returns, whatever backlog the follower has); a background thread follows the whole
+  log every `sync_interval` seconds, or at once when a large import wakes it, embedding outside any lock a request
+  waits on (so every worker sees other workers' writes within about that interval — no shared memory needed).
 * The FAISS indexes are snapshotted atomically under data_dir/index/ with the last change applied; on start the
   snapshot is loaded (memory-mapped where FAISS allows) and the log since then is replayed. `matchmaker reindex`
   rebuilds from the database.
@@ -18,73 +19,34 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
 
 import numpy as np
 from sqlalchemy import func, or_, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, sessionmaker
 
-from matchmaker.config import Settings
 from matchmaker.kinds import KINDS, SPECS, Kind
-from matchmaker.models import Achievement, Demand, Embedding, RecordChange
+from matchmaker.models import Achievement, Demand, RecordChange
 from matchmaker.search.bands import DEFAULT_BANDS, Bands
 from matchmaker.search.concepts import Thesaurus
-from matchmaker.search.documents import document
+from matchmaker.search.documents import Doc, document
 from matchmaker.search.embedding import Embedder
 from matchmaker.search.index import VectorIndex
 from matchmaker.search.matcher import Collection, Matcher
 from matchmaker.search.ranking import Weights
 from matchmaker.search.rerank import CrossEncoderReranker
 from matchmaker.search.snapshot import IndexStateError
+from matchmaker.services.embedding_cache import EmbeddingCache
 
 log = logging.getLogger("matchmaker.indexing")
 
 Progress = Callable[[str, int, int], None]  # (list, done, total)
-EMBED_BATCH = 64
 CONCEPT_CHANGES = "concepts"  # change-log kind of a thesaurus edit (services/concepts.py)
 GAP_PATIENCE_S = 30.0  # how long a missing change id may still appear (a transaction that committed late)
-
-
-def build_search_service(
-    settings: Settings, session_factory: sessionmaker[Session], *, sync_interval: float | None = None
-) -> SearchService:
-    """A search service configured from settings (embedder, index, weights, optional reranker); not started."""
-    from matchmaker.search.embedding import create_embedder
-    from matchmaker.search.index import set_faiss_threads
-
-    set_faiss_threads(settings.faiss_threads)
-    embedder = create_embedder(
-        settings.embedder,
-        device=settings.embedder_device,
-        batch_size=settings.embed_batch_size,
-        to_simplified=settings.embed_to_simplified,
-    )
-    reranker = None
-    if settings.reranker is not None:
-        reranker = CrossEncoderReranker(
-            settings.reranker,
-            device=settings.embedder_device,
-            top_n=settings.reranker_top_n,
-            weight=settings.reranker_weight,
-        )
-    return SearchService(
-        session_factory,
-        embedder,
-        index_dir=settings.index_dir,
-        weights=Weights.from_dict(settings.ranking_weights),
-        index_kind=settings.index_kind,
-        hnsw_threshold=settings.hnsw_threshold,
-        hnsw_ef_search=settings.hnsw_ef_search,
-        sync_interval=sync_interval or settings.sync_interval_s,
-        use_thesaurus=settings.thesaurus,
-        bands=replace(DEFAULT_BANDS, **settings.band_thresholds) if settings.band_thresholds else None,
-        snapshot_interval=settings.snapshot_interval_s,
-        reranker=reranker,
-    )
+INLINE_CATCH_UP = 64  # changes a request applies itself when it returns; a larger write is left to the follower
+SYNC_CHUNK = 1000  # changes per pass over the log
 
 
 def _all_records(session: Session, kind: Kind) -> list[Achievement | Demand]:
@@ -106,80 +68,14 @@ class SyncStats:
     embedded: int = 0
 
 
-class EmbeddingCache:
-    """Vectors stored in the database by (list, record, model, content hash)."""
+@dataclass
+class Prepared:
+    """Records of one list read from the database and embedded, ready to go into its index."""
 
-    def __init__(self, embedder: Embedder) -> None:
-        self.embedder = embedder
-        self.model_calls = 0  # texts sent to the model (benchmarks assert 0 for an unchanged reindex)
-
-    def vectors(
-        self,
-        session: Session,
-        kind: str,
-        records: Sequence[Achievement | Demand],
-        progress: Callable[[int], None] | None = None,
-    ) -> np.ndarray:
-        """One normalised vector per record: cached where the hash matches, otherwise embedded and stored."""
-        dim = self.embedder.dimension
-        out = np.zeros((len(records), dim), dtype=np.float32)
-        if not records:
-            return out
-        cached: dict[int, Embedding] = {}
-        ids = [r.id for r in records]
-        for start in range(0, len(ids), 900):
-            stmt = select(Embedding).where(
-                Embedding.kind == kind,
-                Embedding.model == self.embedder.name,
-                Embedding.record_id.in_(ids[start : start + 900]),
-            )
-            cached.update({e.record_id: e for e in session.scalars(stmt)})
-        todo: list[int] = []
-        for row, record in enumerate(records):
-            hit = cached.get(record.id)
-            if hit is not None and hit.content_hash == record.content_hash and hit.dimension == dim:
-                out[row] = np.frombuffer(hit.vector, dtype=np.float32)
-            else:
-                todo.append(row)
-        if progress is not None and len(records) > len(todo):
-            progress(len(records) - len(todo))
-        for start in range(0, len(todo), EMBED_BATCH):
-            rows = todo[start : start + EMBED_BATCH]
-            vectors = self.embedder.encode_documents([records[r].embed_text() for r in rows])
-            self.model_calls += len(rows)
-            out[rows] = vectors
-            self._store(session, kind, [records[r] for r in rows], vectors)
-            if progress is not None:
-                progress(len(rows))
-        return out
-
-    def _store(self, session: Session, kind: str, records: Sequence[Achievement | Demand], vectors: np.ndarray) -> None:
-        rows = [
-            {
-                "kind": kind,
-                "record_id": r.id,
-                "model": self.embedder.name,
-                "content_hash": r.content_hash,
-                "dimension": self.embedder.dimension,
-                "vector": v.astype(np.float32).tobytes(),
-            }
-            for r, v in zip(records, vectors, strict=True)
-        ]
-        dialect = session.get_bind().dialect.name
-        insert = pg_insert if dialect == "postgresql" else sqlite_insert
-        stmt = insert(Embedding).values(rows)
-        stmt = stmt.on_conflict_do_update(
-            index_elements=["kind", "record_id", "model"],
-            set_={
-                "content_hash": stmt.excluded.content_hash,
-                "dimension": stmt.excluded.dimension,
-                "vector": stmt.excluded.vector,
-            },
-        )
-        session.execute(stmt)
-        # Committed batch by batch: the model call for the next batch must not run while this transaction holds the
-        # database's write lock (on SQLite that lock is the whole file, and requests waiting on it answered 500).
-        session.commit()
+    docs: list[Doc]
+    vectors: np.ndarray
+    gone: list[int]
+    embedded: int
 
 
 class SearchService:
@@ -217,7 +113,10 @@ class SearchService:
         )
         self.last_change_id = 0
         self._gaps: dict[int, float] = {}
-        self._sync_lock = threading.Lock()
+        self._sync_lock = threading.Lock()  # one pass over the change log (or a rebuild, or a snapshot) at a time
+        self._apply_lock = threading.Lock()  # the lists change under it, briefly: never held while embedding
+        self._written: dict[tuple[str, int], int] = {}  # records requests applied themselves → that change id
+        self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.sync_interval = sync_interval
@@ -252,6 +151,7 @@ class SearchService:
     def stop(self) -> None:
         """Stop following and write a final snapshot."""
         self._stop.set()
+        self._wake.set()
         if self._thread is not None:
             self._thread.join(timeout=5)
         if self._dirty_since_snapshot:
@@ -259,7 +159,9 @@ class SearchService:
 
     def _follow(self) -> None:
         last_snapshot = time.monotonic()
-        while not self._stop.wait(self.sync_interval):
+        while not self._stop.is_set():
+            self._wake.wait(self.sync_interval)
+            self._wake.clear()
             try:
                 self.sync()
                 if self._dirty_since_snapshot and time.monotonic() - last_snapshot > self.snapshot_interval:
@@ -299,82 +201,145 @@ class SearchService:
                     fresh[kind] = collection
                     counts[kind] = len(records)
                 session.commit()  # the embedding cache rows
-            self.matcher.lists = fresh
-            self.last_change_id = head
-            self._gaps.clear()
-            self._dirty_since_snapshot = True
+            with self._apply_lock:
+                self.matcher.lists = fresh
+                self.last_change_id = head
+                self._gaps.clear()
+                self._written.clear()
+                self._dirty_since_snapshot = True
         if save:
             self.save_snapshot()
         return counts
 
     # ----------------------------------------------------------------------------------------------- following
     def sync(self) -> SyncStats:
-        """Apply every change committed since the last pass (the database decides what each record now is)."""
+        """Apply every change committed since the last pass (the database decides what each record now is), a chunk
+        of the log at a time: the position moves, and a crash keeps the progress, chunk by chunk."""
         stats = SyncStats()
+        while not self._stop.is_set():
+            done = self._pass(stats)
+            if done < SYNC_CHUNK:
+                break
+        return stats
+
+    def _pass(self, stats: SyncStats) -> int:
         with self._sync_lock, self.session_factory() as session:
             now = time.monotonic()
             self._gaps = {g: t for g, t in self._gaps.items() if now - t < GAP_PATIENCE_S}
             condition = RecordChange.id > self.last_change_id
             if self._gaps:
                 condition = or_(condition, RecordChange.id.in_(list(self._gaps)))
-            changes = list(session.scalars(select(RecordChange).where(condition).order_by(RecordChange.id)))
+            stmt = select(RecordChange).where(condition).order_by(RecordChange.id).limit(SYNC_CHUNK)
+            changes = list(session.scalars(stmt))
             if not changes:
-                return stats
-            stats.changes = len(changes)
+                return 0
+            stats.changes += len(changes)
             # Ids below the highest one seen that did not show up may belong to transactions still committing
             # (PostgreSQL hands out sequence numbers before commit): look for them again for a while.
             seen = {c.id for c in changes}
             top = max(seen)
-            by_kind: dict[Kind, set[int]] = {}
+            latest: dict[Kind, dict[int, int]] = {}  # list → record → its newest change in this chunk
             thesaurus_changed = False
             for change in changes:
                 if change.kind == CONCEPT_CHANGES:
                     thesaurus_changed = True
-                    continue
-                by_kind.setdefault(cast(Kind, change.kind), set()).add(change.record_id)
-            if thesaurus_changed:
-                self._load_thesaurus(session)
-            for kind, ids in by_kind.items():
-                up, removed, embedded = self._apply(session, kind, ids)
-                stats.upserted += up
-                stats.removed += removed
-                stats.embedded += embedded
+                else:
+                    latest.setdefault(cast(Kind, change.kind), {})[change.record_id] = change.id
+            # Read and embed without the apply lock: a request applying its own write never waits for the model.
+            prepared = {kind: self._prepare(session, kind, ids) for kind, ids in latest.items()}
             session.commit()
-            # Only now that every change is in the index (and the new vectors stored) does the position move: a pass
-            # that fails half-way leaves it where it was, and the next pass applies the same changes again (applying
-            # is idempotent: the database says what each record now is).
-            for change in changes:
-                self._gaps.pop(change.id, None)
-            for missing in range(self.last_change_id + 1, top):
-                if missing not in seen:
-                    self._gaps.setdefault(missing, now)
-            self.last_change_id = max(self.last_change_id, top)
-            self._dirty_since_snapshot = True
-        return stats
+            with self._apply_lock:
+                if thesaurus_changed:
+                    self._load_thesaurus(session)
+                for kind, batch in prepared.items():
+                    # A record a request applied itself from a newer change keeps that state (this chunk may have
+                    # read it before that write committed; a deleted record would otherwise come back).
+                    newer = {i for i, c in latest[kind].items() if self._written.get((kind, i), 0) > c}
+                    self._install(kind, batch, newer, stats)
+                # Only now that every change is in the index (and the new vectors stored) does the position move:
+                # a pass that fails half-way leaves it where it was, and the next pass applies the same changes
+                # again (applying is idempotent: the database says what each record now is).
+                for change in changes:
+                    self._gaps.pop(change.id, None)
+                for missing in range(self.last_change_id + 1, top):
+                    if missing not in seen:
+                        self._gaps.setdefault(missing, now)
+                self.last_change_id = max(self.last_change_id, top)
+                self._written = {k: c for k, c in self._written.items() if c > self.last_change_id}
+                self._dirty_since_snapshot = True
+            return len(changes)
 
-    def _apply(self, session: Session, kind: Kind, ids: Iterable[int]) -> tuple[int, int, int]:
+    def _prepare(self, session: Session, kind: Kind, ids: Iterable[int]) -> Prepared:
+        """What the database now holds for these records: their documents and vectors (embedded where not cached),
+        and the ids that are gone."""
         model = SPECS[kind].model
-        collection = self.matcher.lists[kind]
         wanted = sorted(ids)
         # In id order, so that two workers storing the same new vectors lock the cache rows in the same order.
         stmt = select(model).where(model.id.in_(wanted)).order_by(model.id)
         records = cast(list[Achievement | Demand], list(session.scalars(stmt)))
         present = {r.id for r in records}
-        gone = [i for i in wanted if i not in present]
         before = self.cache.model_calls
         vectors = self.cache.vectors(session, kind, records)
-        collection.upsert([document(kind, r) for r in records], vectors)
+        docs = [document(kind, r) for r in records]
+        return Prepared(docs, vectors, [i for i in wanted if i not in present], self.cache.model_calls - before)
+
+    def _install(self, kind: Kind, batch: Prepared, skip: set[int], stats: SyncStats) -> None:
+        """Put prepared records into the index (the caller holds the apply lock)."""
+        keep = [row for row, doc in enumerate(batch.docs) if doc.id not in skip]
+        collection = self.matcher.lists[kind]
+        collection.upsert([batch.docs[row] for row in keep], batch.vectors[keep])
         # A deleted record's cached vector is removed by the transaction that deletes the record (records.py), never
         # here: every worker follows the log, and their deletes raced the writers' into deadlocks on PostgreSQL.
+        gone = [i for i in batch.gone if i not in skip]
         collection.remove(gone)
-        return len(records), len(gone), self.cache.model_calls - before
+        stats.upserted += len(keep)
+        stats.removed += len(gone)
+        stats.embedded += batch.embedded
+
+    def after_commit(self, written: Sequence[RecordChange]) -> None:
+        """A request's own committed writes: applied at once when few (searchable when the call returns, without
+        waiting for the follower or for another request's backlog); a large import is left to the follower."""
+        if len(written) > INLINE_CATCH_UP:
+            self._wake.set()
+            return
+        self.apply_written([(c.kind, c.record_id, c.id) for c in written])
+
+    def apply_written(self, written: Sequence[tuple[str, int, int]]) -> None:
+        """Apply these records' current state (list, record id, change id) without moving the log position; the
+        follower applies the same changes again later (idempotent) unless this state is newer than what it read."""
+        stats = SyncStats()
+        with self.session_factory() as session:
+            if any(kind == CONCEPT_CHANGES for kind, _, _ in written):
+                self._load_thesaurus(session)
+            newest: dict[Kind, dict[int, int]] = {}
+            for kind, record_id, change_id in written:
+                if kind != CONCEPT_CHANGES:
+                    ids = newest.setdefault(cast(Kind, kind), {})
+                    ids[record_id] = max(change_id, ids.get(record_id, 0))
+            prepared = {kind: self._prepare(session, kind, ids) for kind, ids in newest.items()}
+            session.commit()
+        with self._apply_lock:
+            for kind, batch in prepared.items():
+                # A change the follower has passed was read after it committed: the index holds that state or newer.
+                old = {i for i, c in newest[kind].items() if c <= self.last_change_id and c not in self._gaps}
+                self._install(kind, batch, old, stats)
+                for record_id, change_id in newest[kind].items():
+                    if record_id not in old:
+                        self._written[(kind, record_id)] = change_id
+            self._dirty_since_snapshot = True
 
     def ensure_current(self, kind: str, record_id: int) -> bool:
-        """Whether a record is in the index, syncing once first if it is not yet (another worker wrote it)."""
+        """Whether a record is in the index, applying it first if it is not yet (another worker wrote it)."""
         if record_id in self.matcher.lists[kind].docs:  # type: ignore[index]
             return True
         try:
-            self.sync()
+            with self.session_factory() as session:
+                stmt = select(func.max(RecordChange.id)).where(
+                    RecordChange.kind == kind, RecordChange.record_id == record_id
+                )
+                change_id = session.scalar(stmt)
+            if change_id is not None:
+                self.apply_written([(kind, record_id, change_id)])
         except Exception:  # a read must not fail on the catch-up: the follower thread retries it
             log.exception("index catch-up failed; the follower will retry")
         return record_id in self.matcher.lists[kind].docs  # type: ignore[index]
@@ -432,7 +397,7 @@ class SearchService:
                 db_ids = set(session.scalars(select(SPECS[kind].model.id)))
                 missing = db_ids - set(self.matcher.lists[kind].docs)
                 if missing:
-                    self._apply(session, kind, missing)
+                    self._install(kind, self._prepare(session, kind, missing), set(), SyncStats())
             session.commit()
         return True
 

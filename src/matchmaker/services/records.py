@@ -90,18 +90,29 @@ def _refresh_derived(record: Record) -> None:
     record.language = detect_language(text)
 
 
-def log_change(session: Session, kind: Kind, record_id: int, op: Literal["upsert", "delete"]) -> None:
-    """Append to the change log that indexes follow."""
-    session.add(RecordChange(kind=kind, record_id=record_id, op=op))
-    session.info["records_changed"] = True
+def log_change(session: Session, kind: Kind | str, record_id: int, op: Literal["upsert", "delete"]) -> None:
+    """Append to the change log that indexes follow (``kind``: a list, or the thesaurus); the request's index
+    catch-up applies the changes it finds in ``session.info["record_changes"]`` once they are committed."""
+    change = RecordChange(kind=kind, record_id=record_id, op=op)
+    session.add(change)
+    session.info.setdefault("record_changes", []).append(change)
 
 
 def _ensure_external_id_free(
-    session: Session, spec: KindSpec, external_id: str | None, own_id: int | None, principal: Principal | None = None
+    session: Session,
+    spec: KindSpec,
+    external_id: str | None,
+    own_id: int | None,
+    org_id: int | None,
+    principal: Principal | None = None,
 ) -> None:
+    """409 when the organisation (``org_id``; None: the records without one) already has a record with this
+    external_id. Other organisations' ids are another namespace: a member learns nothing about them."""
     if external_id is None:
         return
-    existing = session.scalar(select(spec.model.id).where(spec.model.external_id == external_id))
+    model = spec.model
+    stmt = select(model.id).where(model.external_id == external_id, func.coalesce(model.org_id, 0) == (org_id or 0))
+    existing = session.scalar(stmt)
     if existing is not None and existing != own_id:
         if principal is not None and not principal.is_staff:  # say no more than that the id is taken
             raise Conflict(
@@ -158,8 +169,8 @@ def create_record(
     its external_id is taken."""
     require_writer(principal, spec.kind)
     values = data.model_dump()
-    _ensure_external_id_free(session, spec, values.get("external_id"), None, principal)
     org_id = resolve_org(session, spec, values, principal)
+    _ensure_external_id_free(session, spec, values.get("external_id"), None, org_id, principal)
     _fill_organisation_name(session, spec, values, org_id, principal)
     record = spec.model(**values, source=source, import_batch_id=import_batch_id, org_id=org_id)
     _refresh_derived(record)
@@ -195,7 +206,7 @@ def apply_changes(
         if name in changes and changes[name] is None:
             raise ValidationFailed(f"{name} cannot be null", fields=[field_error(name, "cannot be null")])
     if "external_id" in changes:
-        _ensure_external_id_free(session, spec, changes["external_id"], record.id, principal)
+        _ensure_external_id_free(session, spec, changes["external_id"], record.id, record.org_id, principal)
     diff: dict[str, list[Any]] = {}
     for name, value in changes.items():
         old = getattr(record, name)
@@ -283,17 +294,35 @@ def list_records(
     return page(session, stmt, order_by=order, limit=query.limit, offset=query.offset)
 
 
-def find_by_external_ids(session: Session, spec: KindSpec, external_ids: Sequence[str]) -> dict[str, Record]:
-    """Existing records by external_id (in chunks, so a large import stays within parameter limits)."""
-    found: dict[str, Record] = {}
-    ids = list(external_ids)
+def find_by_external_ids(
+    session: Session, spec: KindSpec, rows: Sequence[dict[str, Any]], principal: Principal | None
+) -> dict[str, Record]:
+    """The record each import row (with an external_id) updates: a member's within their own organisation; a manager's
+    within the organisation the row names, or, when it names none, the one record with that id (in chunks, so a
+    large import stays within parameter limits)."""
+    from matchmaker.models import Organisation
+
+    own = owner_org(principal)
+    ids = [row["external_id"] for row in rows]
+    candidates: dict[str, list[Record]] = {}
     for start in range(0, len(ids), 500):
-        chunk = ids[start : start + 500]
-        for record in cast(
-            list[Record], session.scalars(select(spec.model).where(spec.model.external_id.in_(chunk))).all()
-        ):
-            assert record.external_id is not None
-            found[record.external_id] = record
+        stmt = select(spec.model).where(spec.model.external_id.in_(ids[start : start + 500]))
+        if own is not None:
+            stmt = stmt.where(spec.model.org_id == own)
+        for record in cast(list[Record], session.scalars(stmt).all()):
+            candidates.setdefault(cast(str, record.external_id), []).append(record)
+    names = {row[spec.org_column] for row in rows if row.get(spec.org_column)}
+    org_ids = dict(
+        session.execute(select(Organisation.name, Organisation.id).where(Organisation.name.in_(names))).all()
+    )
+    found: dict[str, Record] = {}
+    for row in rows:
+        records = candidates.get(row["external_id"], [])
+        named = row.get(spec.org_column) if own is None else None
+        if named:
+            records = [r for r in records if r.org_id == org_ids.get(named)]
+        if len(records) == 1:
+            found[row["external_id"]] = records[0]
     return found
 
 

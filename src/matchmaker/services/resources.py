@@ -25,7 +25,7 @@ from matchmaker.search.resource_fit import ResourceFacts, rank_resources
 from matchmaker.services import workflow
 from matchmaker.services.access import Principal, require_staff
 from matchmaker.services.audit import audit
-from matchmaker.services.indexing import EmbeddingCache
+from matchmaker.services.embedding_cache import EmbeddingCache
 from matchmaker.services.readers import FileFormat, ParsedFile, map_rows, read_rows, require_columns
 from matchmaker.services.records import content_hash, get_record
 from matchmaker.services.row_errors import Language, custom_error, row_errors

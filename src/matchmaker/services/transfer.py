@@ -77,7 +77,9 @@ def import_rows(
                 continue
             first_seen[ext] = number
         valid.append((number, values, set(row.keys()) & set(values.keys())))
-    existing = find_by_external_ids(session, spec, list(first_seen))
+    existing = find_by_external_ids(
+        session, spec, [values for _, values, _ in valid if values.get("external_id")], principal
+    )
 
     created = updated = unchanged = 0
     plan: list[tuple[Record | None, dict[str, Any], set[str]]] = []
