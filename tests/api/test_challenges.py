@@ -119,6 +119,7 @@ def test_challenge_from_draft_to_accepted(client: TestClient, people: People, se
     seen = client.get(f"/api/v1/challenges/{cid}/proposals", headers=people.h("ent")).json()["items"]
     assert len(seen) == 2
     assert all(p["applicant_hidden"] and p["applicant"] == "（匿名申报）" for p in seen)
+    assert all(p["achievement_ids"] == [] for p in seen)  # a linked achievement would name its owner
     assert "北方理工大学" not in str(seen)
 
     # 评审: ex1 is from uni_a's organisation and cannot score its proposal.

@@ -283,7 +283,7 @@ def present(
         "members": members,
         "team": proposal.team,
         "approach": proposal.approach,
-        "achievement_ids": proposal.achievement_ids,
+        "achievement_ids": [] if hide else proposal.achievement_ids,  # a published achievement would name its owner
         "promises": proposal.promises,
         "budget_wan": float(proposal.budget_wan),
         "schedule": proposal.schedule,
