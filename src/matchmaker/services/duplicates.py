@@ -135,12 +135,15 @@ class ScanResult:
     new_pairs: int
 
 
-def scan(session: Session, kind: str, model_name: str | None, principal: Principal | None = None) -> ScanResult:
-    """Find every probable duplicate pair of a list and store the ones nobody decided yet."""
+def scan(
+    session: Session, kind: str, model_name: str | None, principal: Principal | None = None, *, workers: int = 1
+) -> ScanResult:
+    """Find every probable duplicate pair of a list and store the ones nobody decided yet; ``workers`` processes
+    prepare the records (and FAISS threads search) — the command line uses every core, a server request one."""
     require_staff(principal, "scan for duplicates")
     check_kind(kind)
     records = load_records(session, kind, model_name)
-    detector = DuplicateDetector()
+    detector = DuplicateDetector(workers=workers)
     detector.add(records)
     decided = decided_pairs(session, kind)
     pairs = [p for p in detector.scan() if (p.a, p.b) not in decided]
