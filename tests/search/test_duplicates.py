@@ -189,3 +189,14 @@ def test_workers_change_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
     assert [(p.a, p.b, p.probability) for p in parallel.scan(all_candidates=True)] == [
         (p.a, p.b, p.probability) for p in alone.scan(all_candidates=True)
     ]
+
+
+def test_records_added_after_a_check_are_found_by_the_next() -> None:
+    """The MinHashLSH is filled by the first check and takes the records added later at the next one."""
+    detector = DuplicateDetector()
+    detector.add([DupRecord(1, *PCM, owner="京华大学", field="新材料", vector=unit(21))])
+    copy = DupRecord(10, *[to_traditional(x)[1] for x in WELD], owner="津门大学", field="高端装备")  # no vector: LSH
+    assert detector.check(copy) == []
+    detector.add([DupRecord(2, *WELD, owner="津门大学", field="高端装备", vector=unit(22))])
+    assert [(p.a, p.b) for p in detector.check(copy)] == [(2, 10)]
+    assert detector.check(copy)[0].features["cosine"] == 0.0  # found by characters alone
