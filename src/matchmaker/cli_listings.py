@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable
 from typing import Annotated, Any
 
@@ -34,7 +35,7 @@ def scan(kind: Annotated[str, typer.Argument(help=KIND_HELP)]) -> None:
 
     def work(session: Session, settings: Settings) -> Any:
         model = create_embedder(settings.embedder, to_simplified=settings.embed_to_simplified).name
-        return run_scan(session, kind, model)
+        return run_scan(session, kind, model, workers=os.cpu_count() or 1)
 
     result = _in_session(work)
     console.print(f"{result.records} {kind}: {result.pairs} probable duplicate pairs in {result.groups} groups")

@@ -14,7 +14,7 @@ BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
 def test_duplicates_benchmark_tiny(tmp_path: Path) -> None:
     out = tmp_path / "duplicates.json"
     proc = subprocess.run(
-        [sys.executable, str(BENCHMARKS / "duplicates.py"), "--tiny", "--out", str(out)],
+        [sys.executable, str(BENCHMARKS / "duplicates.py"), "--tiny", "--baseline", "HEAD", "--out", str(out)],
         capture_output=True,
         text=True,
         env={"HF_HUB_OFFLINE": "1", **os.environ},
@@ -26,3 +26,6 @@ def test_duplicates_benchmark_tiny(tmp_path: Path) -> None:
     assert result["records"] == 1000
     assert result["check_ms"]["n"] == 20
     assert result["planted_recall"] > 0.9
+    assert set(result["detectors"]) == {"baseline HEAD", "this tree"}  # side by side in one run
+    assert result["scan_ratio"] > 0
+    assert result["same_pairs_as_baseline"] is True  # HEAD is this tree once committed

@@ -22,80 +22,47 @@ chosen on the labelled development set (``data/eval/duplicates-dev.json``) and a
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from functools import lru_cache
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from datasketch import LeanMinHash, MinHash, MinHashLSH
+from datasketch import LeanMinHash, MinHashLSH
+from scipy import sparse
 
-from matchmaker.search.text import normalize_text, to_simplified
+from matchmaker.search.dedup_signatures import (
+    NUM_PERM,
+    SEED,
+    Prepared,
+    bucket_pairs,
+    dedup_text,
+    minhash_template,
+    numbers_in,
+    prepare_texts,
+    shingle_hashes,
+)
 
-NGRAM = 3
-NUM_PERM = 64  # ±0.06 on a Jaccard estimate; half the LSH work of 128
+__all__ = [
+    "DEFAULT_MODEL",
+    "FEATURES",
+    "DupRecord",
+    "DuplicateDetector",
+    "DuplicateModel",
+    "ScoredPair",
+    "dedup_text",
+    "duplicate_groups",
+    "numbers_in",
+    "shingle_hashes",
+]
+
 LSH_THRESHOLD = 0.5  # MinHashLSH banding target: pairs with a 3-gram Jaccard near or above this become candidates
 NEIGHBOURS = 8  # embedding neighbours looked at per record
 COSINE_FLOOR = 0.60  # embedding neighbours below this cosine are not candidates (English copies: 0.64–0.77 with USE)
-SEED = 20261124
-
-_KEEP = re.compile(r"[^0-9a-z\u3400-\u4dbf\u4e00-\u9fff]+")
-_NUMBER = re.compile(r"\d+(?:\.\d+)?")
-_MIX = np.uint64(0x9E3779B97F4A7C15)
-_NO_SHINGLES = np.zeros(0, dtype=np.uint32)
+SCORE_CHUNK = 50_000  # candidate pairs scored at once
 Vector = npt.NDArray[np.float32]
-
-
-@lru_cache(maxsize=1)
-def _traditional_chars() -> frozenset[str]:
-    """Every CJK character that OpenCC t2s changes on its own (built once, about 0.3 s)."""
-    return frozenset(c for c in map(chr, range(0x3400, 0xA000)) if to_simplified(c) != c)
-
-
-def fast_canonical(text: str) -> str:
-    """:func:`canonical` (NFKC, Simplified, lower case), skipping OpenCC for a text with no Traditional character —
-    most texts: the conversion is the costliest step of preparing a record."""
-    form = normalize_text(text)
-    if not _traditional_chars().isdisjoint(form):
-        form = to_simplified(form)
-    return form.lower()
-
-
-def dedup_text(text: str) -> str:
-    """The canonical character string compared by MinHash: NFKC, Simplified, lower case, letters/digits/CJK only."""
-    return _KEEP.sub("", fast_canonical(text))
-
-
-def shingle_hashes(text: str, n: int = NGRAM, *, canonical_form: str | None = None) -> npt.NDArray[np.uint32]:
-    """Distinct 32-bit hashes of the character n-grams of the canonical text (deterministic across processes)."""
-    s = _KEEP.sub("", canonical_form) if canonical_form is not None else dedup_text(text)
-    if not s:
-        return np.zeros(0, dtype=np.uint32)
-    cps = np.frombuffer(s.encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
-    if len(cps) < n:
-        cps = np.concatenate([cps, np.zeros(n - len(cps), dtype=np.uint64)])
-    grams = np.zeros(len(cps) - n + 1, dtype=np.uint64)
-    for i in range(n):  # code points < 2**21: n=3 of them fit in 63 bits, one per 21-bit slot
-        grams |= cps[i : len(cps) - n + 1 + i] << np.uint64(21 * (n - 1 - i))
-    mixed = (grams * _MIX) >> np.uint64(32)  # multiplicative (Fibonacci) hashing down to 32 bits
-    return np.unique(mixed.astype(np.uint32))
-
-
-def numbers_in(text: str, *, canonical_form: str | None = None) -> frozenset[str]:
-    """The figures written in a text (after NFKC, so full-width digits count; 2.50 and 2.5 are one figure)."""
-    form = canonical_form if canonical_form is not None else fast_canonical(text)
-    return frozenset(_trim(m.group(0)) for m in _NUMBER.finditer(form))
-
-
-def _trim(number: str) -> str:
-    return (number.rstrip("0").rstrip(".") or "0") if "." in number else number
-
-
-def normalise_name(name: str | None) -> str:
-    """An owner or enterprise name as compared (canonical, punctuation dropped)."""
-    return dedup_text(name or "")
+Rows = npt.NDArray[np.int64]
+Signature = npt.NDArray[np.uint32]
 
 
 @dataclass
@@ -167,16 +134,19 @@ class ScoredPair:
         return {k: round(v, 3) for k, v in self.features.items()}
 
 
-class _Entry:
-    __slots__ = ("shingles", "numbers", "owner", "ext", "field")
+@dataclass
+class _Columns:
+    """The added records as arrays, built once per batch of ``add`` for the vectorised scan."""
 
-    def __init__(self, record: DupRecord) -> None:
-        form = fast_canonical(record.text)  # once per record
-        self.shingles = shingle_hashes("", canonical_form=form)
-        self.numbers = numbers_in("", canonical_form=form)
-        self.owner = normalise_name(record.owner)
-        self.ext = (record.external_id or "").strip().upper()
-        self.field = record.field or ""
+    vectors: npt.NDArray[np.float32]  # rows × dim, zeros where a record has no vector
+    has_vector: npt.NDArray[np.bool_]
+    codes: dict[str, Rows]  # owner / field / ext → one integer per distinct value, 0 for none
+    figures: sparse.csr_matrix  # rows × distinct figures, 1 where the record cites the figure
+
+
+def _codes(values: Sequence[str]) -> Rows:
+    table: dict[str, int] = {"": 0}
+    return np.array([table.setdefault(v, len(table)) for v in values], dtype=np.int64)
 
 
 class DuplicateDetector:
@@ -185,6 +155,9 @@ class DuplicateDetector:
     ``add`` records (in bulk), then ``scan`` for every likely duplicate pair in the list, or ``check`` one new record
     against it. Candidates come from three blocks: the MinHash LSH (similar characters), the embedding neighbours
     (similar meaning, any language) and equal external ids; every candidate is then scored by ``model``.
+
+    ``workers`` > 1 prepares large batches of records in that many processes and lets FAISS use that many threads
+    during a scan; the pairs found are the same whatever ``workers`` is.
     """
 
     def __init__(
@@ -195,66 +168,109 @@ class DuplicateDetector:
         lsh_threshold: float = LSH_THRESHOLD,
         neighbours: int = NEIGHBOURS,
         cosine_floor: float = COSINE_FLOOR,
+        workers: int = 1,
     ) -> None:
         self.model = model
         self.num_perm = num_perm
         self.neighbours = neighbours
         self.cosine_floor = cosine_floor
-        self.lsh = MinHashLSH(threshold=lsh_threshold, num_perm=num_perm)
-        self._template = MinHash(num_perm=num_perm, seed=SEED, hashfunc=int)
+        self.workers = workers
+        self.lsh = MinHashLSH(threshold=lsh_threshold, num_perm=num_perm)  # filled lazily, by the first check
+        self._lsh_rows = 0
+        self._scheme = minhash_template(num_perm).scheme
         self.ids: list[int] = []
         self._row: dict[int, int] = {}
-        self._signatures: list[npt.NDArray[np.uint32]] = []
-        self._leans: list[LeanMinHash] = []
-        self._entries: list[_Entry] = []
-        self._vectors: list[npt.NDArray[np.float32] | None] = []
+        self._signature_blocks: list[npt.NDArray[np.uint32]] = []
+        self._signatures: npt.NDArray[np.uint32] | None = None
+        self._numbers: list[frozenset[str]] = []
+        self._owners: list[str] = []
+        self._fields: list[str] = []
+        self._exts: list[str] = []
+        self._vectors: list[Vector | None] = []
         self._by_ext: dict[str, list[int]] = {}
-        self._codes: dict[str, dict[str, int]] = {"owner": {"": 0}, "field": {"": 0}, "ext": {"": 0}}
+        self._columns: _Columns | None = None
         self._index: object | None = None  # FAISS index over the rows that have vectors
-        self._index_rows: npt.NDArray[np.int64] = np.zeros(0, dtype=np.int64)
+        self._index_rows: Rows = np.zeros(0, dtype=np.int64)
 
     def __len__(self) -> int:
         return len(self.ids)
 
     # ------------------------------------------------------------------------------------------------ building
-    def _minhash(self, entry: _Entry, work: MinHash | None = None) -> LeanMinHash:
-        m = work if work is not None else self._template.copy()
-        m.clear()
-        m.update_batch(entry.shingles.tolist())  # Python ints: datasketch hashes each with hashfunc=int, fast on ints
-        return LeanMinHash(m)
+    def add(self, records: Iterable[DupRecord], prepared: Prepared | None = None) -> None:
+        """Add records (ids must be new), with their prepared texts if the caller has them (else prepared here)."""
+        records = list(records)
+        seen: set[int] = set()
+        for record in records:
+            if record.id in self._row or record.id in seen:
+                raise ValueError(f"record {record.id} already added")
+            seen.add(record.id)
+        if prepared is None:
+            prepared = prepare_texts([r.text for r in records], [r.owner for r in records], workers=self.workers)
+        if len(prepared) != len(records) or prepared.signatures.shape[1] != self.num_perm:
+            raise ValueError("one prepared row of num_perm values per record")
+        for record in records:
+            self._row[record.id] = len(self.ids)
+            self.ids.append(record.id)
+            ext = (record.external_id or "").strip().upper()
+            self._exts.append(ext)
+            if ext:
+                self._by_ext.setdefault(ext, []).append(record.id)
+            self._fields.append(record.field or "")
+            self._vectors.append(record.vector)
+        self._signature_blocks.append(prepared.signatures)
+        self._numbers.extend(prepared.numbers)
+        self._owners.extend(prepared.owners)
+        self._signatures = self._columns = self._index = None
 
-    def add(self, records: Iterable[DupRecord]) -> None:
-        """Add records (ids must be new); the embedding index is rebuilt lazily by the next search."""
-        work = self._template.copy()  # one MinHash cleared per record: building one costs as much as hashing
-        with self.lsh.insertion_session() as session:
-            for record in records:
-                if record.id in self._row:
-                    raise ValueError(f"record {record.id} already added")
-                entry = _Entry(record)
-                sig = self._minhash(entry, work)
-                entry.shingles = _NO_SHINGLES  # the signature stands for them from now on
-                session.insert(record.id, sig, check_duplication=False)
-                self._row[record.id] = len(self.ids)
-                self.ids.append(record.id)
-                self._signatures.append(sig.hashvalues.astype(np.uint32))
-                self._leans.append(sig)
-                self._entries.append(entry)
-                if entry.ext:
-                    self._by_ext.setdefault(entry.ext, []).append(record.id)
-                self._vectors.append(record.vector)
-        self._index = None
+    def _sigs(self) -> npt.NDArray[np.uint32]:
+        if self._signatures is None:
+            blocks = self._signature_blocks or [np.zeros((0, self.num_perm), dtype=np.uint32)]
+            self._signatures = np.concatenate(blocks)
+            self._signature_blocks = [self._signatures]
+        return self._signatures
+
+    def _lean(self, signature: npt.NDArray[np.uint32]) -> LeanMinHash:
+        return LeanMinHash(seed=SEED, hashvalues=signature, scheme=self._scheme)
+
+    def _ensure_lsh(self) -> None:
+        """Insert the rows added since the last check into the MinHashLSH (a scan buckets the bands itself)."""
+        sigs = self._sigs()
+        if self._lsh_rows < len(sigs):
+            with self.lsh.insertion_session() as session:
+                for row in range(self._lsh_rows, len(sigs)):
+                    session.insert(self.ids[row], self._lean(sigs[row]), check_duplication=False)
+            self._lsh_rows = len(sigs)
+
+    def _columns_now(self) -> _Columns:
+        if self._columns is None:
+            dim = next((len(v) for v in self._vectors if v is not None), 1)
+            has = np.array([v is not None for v in self._vectors], dtype=bool)
+            vectors = np.zeros((len(self._vectors), dim), dtype=np.float32)
+            if has.any():
+                vectors[has] = np.stack([v for v in self._vectors if v is not None])
+            vocabulary: dict[str, int] = {}
+            columns = [vocabulary.setdefault(x, len(vocabulary)) for ns in self._numbers for x in ns]
+            indptr = np.r_[0, np.cumsum([len(ns) for ns in self._numbers])]
+            figures = sparse.csr_matrix(
+                (np.ones(len(columns), dtype=np.int64), np.array(columns, dtype=np.int64), indptr),
+                shape=(len(self._numbers), max(1, len(vocabulary))),
+            )
+            codes = {"owner": _codes(self._owners), "field": _codes(self._fields), "ext": _codes(self._exts)}
+            self._columns = _Columns(vectors, has, codes, figures)
+        return self._columns
 
     def _ensure_index(self) -> None:
         if self._index is not None:
             return
         import faiss
 
-        rows = np.array([i for i, v in enumerate(self._vectors) if v is not None], dtype=np.int64)
+        columns = self._columns_now()
+        rows = np.flatnonzero(columns.has_vector).astype(np.int64)
         self._index_rows = rows
         if len(rows) == 0:
             self._index = None
             return
-        matrix = np.ascontiguousarray(np.stack([self._vectors[i] for i in rows.tolist()]), dtype=np.float32)
+        matrix = np.ascontiguousarray(columns.vectors[rows])
         dim = matrix.shape[1]
         index: Any
         if len(rows) < 20_000:
@@ -271,84 +287,59 @@ class DuplicateDetector:
         self._index = index
 
     # ------------------------------------------------------------------------------------------------ scoring
-    def _code(self, what: str, value: str) -> int:
-        table = self._codes[what]
-        return table.setdefault(value, len(table))
-
-    def _score_many(
-        self, ra: npt.NDArray[np.int64], rb: npt.NDArray[np.int64], all_candidates: bool
-    ) -> list[ScoredPair]:
+    def _score_many(self, ra: Rows, rb: Rows, all_candidates: bool) -> list[ScoredPair]:
         """The features of many candidate pairs at once (numpy), then their probabilities."""
         if len(ra) == 0:
             return []
-        sigs = np.stack(self._signatures)
-        dim = next((len(v) for v in self._vectors if v is not None), 1)
-        has = np.array([v is not None for v in self._vectors])
-        vecs = np.zeros((len(self._vectors), dim), dtype=np.float32)
-        if has.any():
-            vecs[has] = np.stack([v for v in self._vectors if v is not None])
-        codes = {
-            what: np.array([self._code(what, getattr(e, what)) for e in self._entries], dtype=np.int64)
-            for what in ("owner", "field", "ext")
-        }
-        out: list[ScoredPair] = []
+        sigs, cols = self._sigs(), self._columns_now()
+        sizes = np.diff(cols.figures.indptr)
         weights = np.array([self.model.weights.get(f, 0.0) for f in FEATURES])
-        for start in range(0, len(ra), 50_000):
-            a, b = ra[start : start + 50_000], rb[start : start + 50_000]
+        out: list[ScoredPair] = []
+        for start in range(0, len(ra), SCORE_CHUNK):
+            a, b = ra[start : start + SCORE_CHUNK], rb[start : start + SCORE_CHUNK]
             feats = np.zeros((len(a), len(FEATURES)))
             feats[:, 0] = (sigs[a] == sigs[b]).sum(axis=1) / self.num_perm
-            feats[:, 1] = np.einsum("ij,ij->i", vecs[a], vecs[b])
-            nums = [
-                (self._entries[x].numbers, self._entries[y].numbers)
-                for x, y in zip(a.tolist(), b.tolist(), strict=True)
-            ]
-            feats[:, 2] = [len(m & n) / len(m | n) if len(m | n) >= 2 else 0.0 for m, n in nums]
-            oa, ob = codes["owner"][a], codes["owner"][b]
+            feats[:, 1] = np.einsum("ij,ij->i", cols.vectors[a], cols.vectors[b])
+            shared = np.asarray(cols.figures[a].multiply(cols.figures[b]).sum(axis=1)).ravel()
+            union = sizes[a] + sizes[b] - shared
+            feats[:, 2] = np.where(union >= 2, shared / np.maximum(union, 1), 0.0)
+            oa, ob = cols.codes["owner"][a], cols.codes["owner"][b]
             feats[:, 3] = (oa > 0) & (oa == ob)
             feats[:, 4] = (oa > 0) & (ob > 0) & (oa != ob)
-            feats[:, 5] = (codes["ext"][a] > 0) & (codes["ext"][a] == codes["ext"][b])
-            feats[:, 6] = (codes["field"][a] > 0) & (codes["field"][a] == codes["field"][b])
+            ext, chain = cols.codes["ext"], cols.codes["field"]
+            feats[:, 5] = (ext[a] > 0) & (ext[a] == ext[b])
+            feats[:, 6] = (chain[a] > 0) & (chain[a] == chain[b])
             prob = 1.0 / (1.0 + np.exp(-(self.model.intercept + feats @ weights)))
             keep = np.arange(len(a)) if all_candidates else np.flatnonzero(prob >= self.model.threshold)
-            for i in keep.tolist():
-                x, y = self.ids[int(a[i])], self.ids[int(b[i])]
+            ids = np.asarray(self.ids, dtype=np.int64)
+            xs, ys = ids[a[keep]], ids[b[keep]]
+            for x, y, p, f in zip(xs.tolist(), ys.tolist(), prob[keep].tolist(), feats[keep].tolist(), strict=True):
                 lo, hi = (x, y) if x < y else (y, x)
-                p = float(prob[i])
-                out.append(
-                    ScoredPair(
-                        lo, hi, p, p >= self.model.threshold, dict(zip(FEATURES, feats[i].tolist(), strict=True))
-                    )
-                )
+                out.append(ScoredPair(lo, hi, p, p >= self.model.threshold, dict(zip(FEATURES, f, strict=True))))
         return out
 
-    def _features(self, rb: int, sig_a: npt.NDArray[np.uint32], ea: _Entry, va: Vector | None) -> dict[str, float]:
-        eb = self._entries[rb]
+    def _features(self, rb: int, sig_a: Signature, prepared: Prepared, record: DupRecord) -> dict[str, float]:
         vb = self._vectors[rb]
-        jaccard = float(np.count_nonzero(sig_a == self._signatures[rb])) / self.num_perm
+        va = record.vector
+        numbers_a, numbers_b = prepared.numbers[0], self._numbers[rb]
+        owner_a, owner_b = prepared.owners[0], self._owners[rb]
+        ext_a, field_a = (record.external_id or "").strip().upper(), record.field or ""
+        jaccard = float(np.count_nonzero(sig_a == self._sigs()[rb])) / self.num_perm
         cosine = float(np.dot(va, vb)) if va is not None and vb is not None else 0.0
-        union = ea.numbers | eb.numbers
-        numbers = len(ea.numbers & eb.numbers) / len(union) if len(union) >= 2 else 0.0
-        both_owned = bool(ea.owner and eb.owner)
+        union = numbers_a | numbers_b
+        numbers = len(numbers_a & numbers_b) / len(union) if len(union) >= 2 else 0.0
+        both_owned = bool(owner_a and owner_b)
         return {
             "jaccard": jaccard,
             "cosine": cosine,
             "numbers": numbers,
-            "same_owner": float(both_owned and ea.owner == eb.owner),
-            "other_owner": float(both_owned and ea.owner != eb.owner),
-            "same_external_id": float(bool(ea.ext) and ea.ext == eb.ext),
-            "same_field": float(bool(ea.field) and ea.field == eb.field),
+            "same_owner": float(both_owned and owner_a == owner_b),
+            "other_owner": float(both_owned and owner_a != owner_b),
+            "same_external_id": float(bool(ext_a) and ext_a == self._exts[rb]),
+            "same_field": float(bool(field_a) and field_a == self._fields[rb]),
         }
 
-    def _score(self, a_id: int, rb: int, sig_a: npt.NDArray[np.uint32], ea: _Entry, va: Vector | None) -> ScoredPair:
-        feats = self._features(rb, sig_a, ea, va)
-        p = self.model.probability(feats)
-        b_id = self.ids[rb]
-        lo, hi = (a_id, b_id) if a_id < b_id else (b_id, a_id)
-        return ScoredPair(lo, hi, p, p >= self.model.threshold, feats)
-
-    def _neighbour_rows(
-        self, vectors: npt.NDArray[np.float32]
-    ) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.int64]]:
+    def _neighbour_rows(self, vectors: npt.NDArray[np.float32]) -> tuple[npt.NDArray[np.float32], Rows]:
         self._ensure_index()
         if self._index is None or len(vectors) == 0:
             return np.zeros((len(vectors), 0), dtype=np.float32), np.zeros((len(vectors), 0), dtype=np.int64)
@@ -360,40 +351,62 @@ class DuplicateDetector:
     # ------------------------------------------------------------------------------------------------ queries
     def check(self, record: DupRecord, *, all_candidates: bool = False) -> list[ScoredPair]:
         """Score one record (new, or already added) against the list; duplicates only unless ``all_candidates``."""
-        entry = _Entry(record)
-        sig = self._minhash(entry)
-        sig_a = sig.hashvalues.astype(np.uint32)
-        rows: set[int] = {self._row[i] for i in self.lsh.query(sig)}
-        if entry.ext:
-            rows.update(self._row[i] for i in self._by_ext.get(entry.ext, ()))
+        self._ensure_lsh()
+        prepared = prepare_texts([record.text], [record.owner], num_perm=self.num_perm)
+        sig_a = prepared.signatures[0]
+        rows: set[int] = {self._row[i] for i in self.lsh.query(self._lean(sig_a))}
+        ext = (record.external_id or "").strip().upper()
+        if ext:
+            rows.update(self._row[i] for i in self._by_ext.get(ext, ()))
         if record.vector is not None:
             sims, nrows = self._neighbour_rows(record.vector[None, :])
             rows.update(int(r) for s, r in zip(sims[0], nrows[0], strict=True) if r >= 0 and s >= self.cosine_floor)
         rows.discard(self._row.get(record.id, -1))
-        pairs = [self._score(record.id, rb, sig_a, entry, record.vector) for rb in rows]
-        pairs = [p for p in pairs if all_candidates or p.duplicate]
+        pairs = []
+        for rb in rows:
+            feats = self._features(rb, sig_a, prepared, record)
+            p = self.model.probability(feats)
+            if all_candidates or p >= self.model.threshold:
+                lo, hi = sorted((record.id, self.ids[rb]))
+                pairs.append(ScoredPair(lo, hi, p, p >= self.model.threshold, feats))
         return sorted(pairs, key=lambda p: -p.probability)
+
+    def _candidate_rows(self) -> tuple[Rows, Rows]:
+        """Every candidate pair of rows (smaller row first, each once, sorted): the pairs that share an LSH bucket in
+        any band — exactly the pairs ``MinHashLSH.query`` would return for every record — equal external ids, and
+        embedding neighbours above the cosine floor."""
+        first, second = bucket_pairs(self._sigs(), self.lsh.hashranges)
+        firsts, seconds = [first], [second]
+        for same in self._by_ext.values():
+            i, j = np.triu_indices(len(same), 1)
+            rows = np.array([self._row[x] for x in same], dtype=np.int64)
+            firsts.append(rows[i])
+            seconds.append(rows[j])
+        cols = self._columns_now()
+        with_vectors = np.flatnonzero(cols.has_vector).astype(np.int64)
+        for start in range(0, len(with_vectors), 4096):
+            chunk = with_vectors[start : start + 4096]
+            sims, nrows = self._neighbour_rows(cols.vectors[chunk])
+            ok = (nrows >= 0) & (sims >= self.cosine_floor) & (nrows != chunk[:, None])
+            firsts.append(np.broadcast_to(chunk[:, None], ok.shape)[ok])
+            seconds.append(nrows[ok])
+        a = np.concatenate([np.zeros(0, dtype=np.int64), *firsts])
+        b = np.concatenate([np.zeros(0, dtype=np.int64), *seconds])
+        lo, hi = np.minimum(a, b), np.maximum(a, b)
+        keys = np.unique((lo * len(self.ids) + hi)[lo != hi])
+        return keys // max(1, len(self.ids)), keys % max(1, len(self.ids))
 
     def scan(self, *, all_candidates: bool = False) -> list[ScoredPair]:
         """Every candidate pair within the list, scored; duplicates only unless ``all_candidates``."""
-        candidates: set[tuple[int, int]] = set()
-        for row in range(len(self.ids)):
-            for other in self.lsh.query(self._leans[row]):
-                ro = self._row[other]
-                if ro != row:
-                    candidates.add((row, ro) if row < ro else (ro, row))
-        for same in self._by_ext.values():
-            rs = sorted(self._row[i] for i in same)
-            candidates.update((x, y) for i, x in enumerate(rs) for y in rs[i + 1 :])
-        with_vectors = np.array([i for i, v in enumerate(self._vectors) if v is not None], dtype=np.int64)
-        for start in range(0, len(with_vectors), 4096):
-            chunk = with_vectors[start : start + 4096]
-            sims, nrows = self._neighbour_rows(np.stack([self._vectors[i] for i in chunk.tolist()]))
-            ok = (nrows >= 0) & (sims >= self.cosine_floor) & (nrows != chunk[:, None])
-            for r, o in zip(np.broadcast_to(chunk[:, None], ok.shape)[ok].tolist(), nrows[ok].tolist(), strict=True):
-                candidates.add((r, o) if r < o else (o, r))
-        pairs = np.array(sorted(candidates), dtype=np.int64).reshape(-1, 2)
-        out = self._score_many(pairs[:, 0], pairs[:, 1], all_candidates)
+        import faiss
+
+        before = faiss.omp_get_max_threads()
+        faiss.omp_set_num_threads(max(1, self.workers))  # OpenMP keeps it per OS thread: put back below
+        try:
+            ra, rb = self._candidate_rows()
+        finally:
+            faiss.omp_set_num_threads(before)
+        out = self._score_many(ra, rb, all_candidates)
         return sorted(out, key=lambda p: (-p.probability, p.a, p.b))
 
 

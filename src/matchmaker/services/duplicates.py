@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from sqlalchemy import or_, select
+from sqlalchemy import insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from matchmaker.errors import ValidationFailed, field_error
@@ -86,42 +86,34 @@ def decided_pairs(session: Session, kind: str) -> set[tuple[int, int]]:
 def store_pairs(
     session: Session, kind: str, pairs: Iterable[ScoredPair], *, source: str, batch_id: int | None = None
 ) -> int:
-    """Insert or refresh open candidate pairs; decided pairs are left alone. Returns how many are new."""
-    pairs = [p for p in pairs if p.a > 0 and p.b > 0]
-    if not pairs:
+    """Insert or refresh open candidate pairs; decided pairs are left alone. Returns how many are new.
+
+    In bulk — one read of the list's pairs, one multi-row insert, one update by primary key — since a scan of a large
+    list stores hundreds of thousands of pairs (one ORM object each took minutes)."""
+    by_key = {(p.a, p.b): p for p in pairs if p.a > 0 and p.b > 0}
+    if not by_key:
         return 0
-    ids = sorted({p.a for p in pairs} | {p.b for p in pairs})
-    existing = {
-        (c.record_a, c.record_b): c
-        for c in session.scalars(
-            select(DuplicateCandidate).where(
-                DuplicateCandidate.kind == kind,
-                DuplicateCandidate.record_a.in_(ids),
-                DuplicateCandidate.record_b.in_(ids),
+    stmt = select(
+        DuplicateCandidate.id, DuplicateCandidate.record_a, DuplicateCandidate.record_b, DuplicateCandidate.status
+    ).where(DuplicateCandidate.kind == kind)
+    existing = {(a, b): (cid, status) for cid, a, b, status in session.execute(stmt)}
+    new, refreshed = [], []
+    for key, p in by_key.items():
+        hit = existing.get(key)
+        values = {"probability": p.probability, "evidence": p.evidence()}
+        if hit is None:
+            new.append(
+                {"kind": kind, "record_a": p.a, "record_b": p.b, "source": source, "import_batch_id": batch_id}
+                | values
+                | {"status": "open"}
             )
-        )
-    }
-    new = 0
-    for p in pairs:
-        row = existing.get((p.a, p.b))
-        if row is None:
-            session.add(
-                DuplicateCandidate(
-                    kind=kind,
-                    record_a=p.a,
-                    record_b=p.b,
-                    probability=p.probability,
-                    evidence=p.evidence(),
-                    source=source,
-                    import_batch_id=batch_id,
-                    status="open",
-                )
-            )
-            new += 1
-        elif row.status == "open":
-            row.probability, row.evidence = p.probability, p.evidence()
-    session.flush()
-    return new
+        elif hit[1] == "open":
+            refreshed.append({"id": hit[0]} | values)
+    if new:
+        session.execute(insert(DuplicateCandidate), new)
+    if refreshed:
+        session.execute(update(DuplicateCandidate), refreshed)
+    return len(new)
 
 
 @dataclass
@@ -135,12 +127,15 @@ class ScanResult:
     new_pairs: int
 
 
-def scan(session: Session, kind: str, model_name: str | None, principal: Principal | None = None) -> ScanResult:
-    """Find every probable duplicate pair of a list and store the ones nobody decided yet."""
+def scan(
+    session: Session, kind: str, model_name: str | None, principal: Principal | None = None, *, workers: int = 1
+) -> ScanResult:
+    """Find every probable duplicate pair of a list and store the ones nobody decided yet; ``workers`` processes
+    prepare the records (and FAISS threads search) — the command line uses every core, a server request one."""
     require_staff(principal, "scan for duplicates")
     check_kind(kind)
     records = load_records(session, kind, model_name)
-    detector = DuplicateDetector()
+    detector = DuplicateDetector(workers=workers)
     detector.add(records)
     decided = decided_pairs(session, kind)
     pairs = [p for p in detector.scan() if (p.a, p.b) not in decided]
