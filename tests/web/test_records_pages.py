@@ -88,7 +88,8 @@ def test_an_htmx_request_gets_the_results_alone(
     web_sign_in(web_client, web_account("manager"))
     partial = web_client.get("/my/achievements?region=河北", headers={"HX-Request": "true"})
     assert partial.status_code == 200
-    assert "<html" not in partial.text and 'id="results"' in partial.text
+    assert "<html" not in partial.text
+    assert 'id="results"' in partial.text
     assert _shown(partial.text, "/my/achievements") == [offers["LF-2"]]
     assert "HX-Request" in partial.headers["vary"]
     restore = web_client.get("/my/achievements", headers={"HX-Request": "true", "HX-History-Restore-Request": "true"})
