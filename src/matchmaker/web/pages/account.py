@@ -15,7 +15,13 @@ from matchmaker.web.security import end_session, set_cookie, start_session
 from matchmaker.web.templating import render
 
 router = page_router()
-HOME_OF_ROLE = {"admin": "/queue", "manager": "/queue", "enterprise": "/my/needs", "institution": "/my/achievements"}
+HOME_OF_ROLE = {
+    "admin": "/queue",
+    "manager": "/queue",
+    "enterprise": "/my/needs",
+    "institution": "/my/achievements",
+    "expert": "/challenges",
+}
 
 
 @router.get("/login")
