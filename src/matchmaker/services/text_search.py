@@ -72,6 +72,7 @@ class HoldsGrams(ColumnElement[bool]):
     """``id_column`` is a record of ``kind`` holding every bigram of at least one of ``texts``."""
 
     type = Boolean()
+    _is_implicitly_boolean = True  # a condition in itself (SQLite must not render "... = 1", which hides the IN)
     inherit_cache = False  # the token groups are rendered into the statement's parameters, not its cache key
 
     def __init__(self, kind: str, id_column: Any, groups: list[list[str]]) -> None:
@@ -97,9 +98,11 @@ def _candidates(element: HoldsGrams, compiler: SQLCompiler, match: str, query: s
 @compiles(HoldsGrams, "sqlite")
 def _sqlite(element: HoldsGrams, compiler: SQLCompiler, **kw: Any) -> str:
     query = " OR ".join(f"({' '.join(group)})" for group in element.groups)  # FTS5: AND within, OR between
+    # the full-text match first (its rowids are record_grams ids, looked up by key: "+" keeps SQLite off the kind
+    # index, which would read every record's row), never once per record_grams row
     match = (
-        "JOIN record_grams_fts ON record_grams_fts.rowid = record_grams.id "
-        "WHERE record_grams.kind = {kind} AND record_grams_fts MATCH {query}"
+        "WHERE +record_grams.kind = {kind} AND record_grams.id IN "
+        "(SELECT rowid FROM record_grams_fts WHERE record_grams_fts MATCH {query})"
     )
     return _candidates(element, compiler, match, query, **kw)
 
