@@ -185,3 +185,9 @@ def web_sign_in(client: TestClient, email: str, password: str = PASSWORD) -> Non
         "/login", data={"email": email, "password": password, "csrf_token": token}, follow_redirects=False
     )
     assert response.status_code == 303, response.text
+
+
+def follow_menu(page: Any, menu: str, link: str) -> None:
+    """Open a menu of the top bar (templating.NAV_GROUPS) and follow one of its links."""
+    page.locator(".topbar summary", has_text=menu).click()
+    page.locator(".topbar .nav-menu").get_by_role("link", name=link, exact=True).click()
