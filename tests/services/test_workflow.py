@@ -16,7 +16,14 @@ from matchmaker.models.landing import Landing, TechContract
 from matchmaker.schemas import AchievementCreate, DemandCreate
 from matchmaker.schemas.review import MatchChange
 from matchmaker.services.records import create_record
-from matchmaker.services.workflow import get_match, update_match
+from matchmaker.services.workflow import (
+    MatchQuery,
+    count_by_status,
+    get_match,
+    list_matches,
+    page_matches,
+    update_match,
+)
 
 
 def _pairings(session: Session, count: int) -> list[Match]:
@@ -84,3 +91,49 @@ def test_the_api_accepts_the_domains_statuses_and_reasons() -> None:
         assert MatchChange(status=status).status == status
     with pytest.raises(ValueError, match="status"):
         MatchChange(status="archived")
+
+
+def test_pages_and_counts_agree_with_the_joined_rows_for_every_filter(session: Session) -> None:
+    """The list counts and pages the matches table alone unless a filter reads a side: the same pairings, in the
+    same order, as filtering the joined rows in Python."""
+    regions = ("北京", "天津", "河北")
+    offers = [
+        create_record(session, ACHIEVEMENTS, AchievementCreate(title=f"成果{r}", summary="简介", region=r))
+        for r in regions
+    ]
+    matches = []
+    for i in range(12):
+        need = create_record(
+            session, DEMANDS, DemandCreate(title=f"需求{i}", description="描述", region=regions[i % 2 + 1])
+        )
+        status = MATCH_STATUSES[i % 4]
+        match = Match(demand_id=need.id, achievement_id=offers[i % 3].id, rank=i % 5, score=i / 10, status=status)
+        session.add(match)
+        matches.append((match, need, offers[i % 3]))
+    session.flush()
+    cases = [
+        (MatchQuery(), lambda m, d, a: True),
+        (MatchQuery(statuses=("proposed", "contacted")), lambda m, d, a: m.status in ("proposed", "contacted")),
+        (MatchQuery(regions=("天津",)), lambda m, d, a: d.region == "天津"),
+        (
+            MatchQuery(achievement_regions=("北京",), regions=("河北",)),
+            lambda m, d, a: (a.region, d.region) == ("北京", "河北"),
+        ),
+        (MatchQuery(score_min=0.3, score_max=0.9, sort="-score"), lambda m, d, a: 0.3 <= m.score < 0.9),
+    ]
+    for query, keep in cases:
+        rows = [r for r in matches if keep(*r)]
+        if query.sort == "-score":
+            rows.sort(key=lambda r: (-r[0].score, r[0].id))
+        else:
+            rows.sort(key=lambda r: (r[0].demand_id, r[0].rank, r[0].id))
+        query.limit = 4
+        items, total = list_matches(session, query, None)
+        assert total == len(rows)
+        assert [m["id"] for m in items] == [r[0].id for r in rows[:4]]
+        expected: dict[str, int] = {}
+        for match, _, _ in rows:
+            expected[match.status] = expected.get(match.status, 0) + 1
+        assert count_by_status(session, query, None) == expected
+        query.offset = 4
+        assert [m["id"] for m in page_matches(session, query, None)] == [r[0].id for r in rows[4:8]]

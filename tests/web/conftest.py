@@ -202,3 +202,9 @@ def member_api(live_server: LiveServer) -> Iterator[Callable[[str], httpx.Client
     yield make
     for client in clients:
         client.close()
+
+
+def follow_menu(page: Any, menu: str, link: str) -> None:
+    """Open a menu of the top bar (templating.NAV_GROUPS) and follow one of its links."""
+    page.locator(".topbar summary", has_text=menu).click()
+    page.locator(".topbar .nav-menu").get_by_role("link", name=link, exact=True).click()

@@ -13,7 +13,7 @@ from playwright.sync_api import expect
 
 from tests.challenge_factories import challenge
 from tests.factories import achievement
-from tests.web.conftest import LiveServer
+from tests.web.conftest import LiveServer, follow_menu
 
 
 def test_manager_reads_a_challenge_and_its_consortium(
@@ -44,7 +44,7 @@ def test_manager_reads_a_challenge_and_its_consortium(
     assert created.status_code == 201, created.text
 
     sign_in(page, account("manager"))
-    page.get_by_role("link", name="揭榜挂帅").click()
+    follow_menu(page, "揭榜与活动", "揭榜挂帅")
     expect(page.locator("table.challenges-table")).to_contain_text(title)
     page.get_by_role("link", name=title).click()
     expect(page.locator("#stage")).to_have_text("草稿")

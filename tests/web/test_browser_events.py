@@ -13,7 +13,7 @@ import httpx
 from playwright.sync_api import expect
 
 from tests.factories import achievement, demand
-from tests.web.conftest import LiveServer
+from tests.web.conftest import LiveServer, follow_menu
 
 
 def _event(api: httpx.Client, tag: str) -> tuple[int, dict[str, int]]:
@@ -78,7 +78,7 @@ def test_manager_reads_the_schedule_grid_and_a_member_its_agenda(
     tag = uuid.uuid4().hex[:6]
     eid, ids = _event(api, tag)
     sign_in(page, account("manager"))
-    page.get_by_role("link", name="对接活动").click()
+    follow_menu(page, "揭榜与活动", "对接活动")
     page.get_by_role("link", name=f"网页测试对接会-{tag}").click()
     expect(page).to_have_url(re.compile(rf"/events/{eid}$"))
     expect(page.locator("#event-status")).to_have_text("排期")

@@ -16,7 +16,7 @@ from sqlalchemy import select, update
 from matchmaker.models import Demand, Organisation, utcnow
 from matchmaker.search.text import to_traditional
 from tests.factories import achievement, demand
-from tests.web.conftest import LiveServer
+from tests.web.conftest import LiveServer, follow_menu
 
 
 def test_manager_merges_and_undoes_duplicates(
@@ -42,7 +42,7 @@ def test_manager_merges_and_undoes_duplicates(
     assert api.post("/api/v1/duplicates/scan", json={"kind": "achievements"}).status_code == 200
 
     sign_in(page, account("manager"))
-    page.get_by_role("link", name="重复条目").click()
+    follow_menu(page, "清单", "重复条目")
     group = page.locator(f"#group-{first}")
     expect(group).to_contain_text(title)
     expect(group).to_contain_text("字符相似")

@@ -127,3 +127,34 @@ def test_institution_sees_a_confidential_need_without_the_enterprise(
     page.goto(f"{live_server.url}/my/achievements")
     expect(page.locator("table")).to_contain_text("<script>window.__xss = 1</script>")
     assert page.evaluate("window.__xss") is None
+
+
+def test_a_manager_filters_the_achievements_in_place_and_the_address_keeps_the_filters(
+    page: Any,
+    live_server: LiveServer,
+    api: httpx.Client,
+    account: Callable[..., str],
+    sign_in: Callable[[Any, str], None],
+    screenshot_dir: Path,
+) -> None:
+    tag = uuid.uuid4().hex[:6]
+    for i, (field, region) in enumerate((("轻纺", "河北"), ("轻纺", "北京"), ("中医药", "河北"))):
+        body = achievement(external_id=f"F-{tag}-{i}", title=f"筛选样例{tag}-{i}", field=field, region=region)
+        assert api.post("/api/v1/achievements", json=body).status_code == 201
+    sign_in(page, account("manager"))
+    page.goto(f"{live_server.url}/my/achievements")
+    page.evaluate("window.notReloaded = true")
+    page.get_by_label("搜索（名称、内容或编号）").fill(f"筛选样例{tag}")
+    page.get_by_label("搜索（名称、内容或编号）").press("Enter")
+    expect(page.locator("#list-total")).to_have_text("共 3 条")
+    page.get_by_label("所属产业链").select_option("轻纺")
+    expect(page.locator("#list-total")).to_have_text("共 2 条")
+    page.get_by_label("所在地区").select_option("河北")
+    expect(page.locator("#list-total")).to_have_text("共 1 条")
+    expect(page.locator("#results")).to_contain_text(f"F-{tag}-0")
+    assert page.evaluate("window.notReloaded") is True  # htmx swapped the results; the page stayed
+    expect(page).to_have_url(re.compile(r"field=%E8%BD%BB%E7%BA%BA.*region=%E6%B2%B3%E5%8C%97"))
+    page.screenshot(path=str(screenshot_dir / "achievements-filtered.png"))
+    page.reload()  # the address alone brings the same list back
+    expect(page.locator("#list-total")).to_have_text("共 1 条")
+    expect(page.get_by_label("所属产业链")).to_have_value("轻纺")

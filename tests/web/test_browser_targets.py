@@ -12,7 +12,7 @@ from playwright.sync_api import expect
 
 from matchmaker.models import Match
 from tests.factories import achievement, demand
-from tests.web.conftest import LiveServer
+from tests.web.conftest import LiveServer, follow_menu
 
 
 def test_targets_panel_shows_progress_and_records(
@@ -42,7 +42,7 @@ def test_targets_panel_shows_progress_and_records(
     assert api.post(f"/api/v1/matches/{match_id}/landing", json=carrier).status_code == 201
 
     sign_in(page, account("manager", "天津中心成果转化组"))
-    page.get_by_role("link", name="年度目标").click()
+    follow_menu(page, "揭榜与活动", "年度目标")
     page.goto(f"{live_server.url}/targets?year=2026")
     landed = page.locator("#target-landed_from_jingji")
     expect(landed.locator(".progress-figure")).to_have_text(re.compile(r"^1 / 10 项"))

@@ -154,6 +154,19 @@ class Embedding(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, server_default=func.now())
 
 
+class RecordGrams(Base):
+    """The character bigrams of one record's title, body and external id, for the lists' text search
+    (services.text_search); full-text indexed by the database (FTS5 on SQLite, GIN on PostgreSQL)."""
+
+    __tablename__ = "record_grams"
+    __table_args__ = (UniqueConstraint("kind", "record_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20))  # achievements | demands
+    record_id: Mapped[int] = mapped_column(Integer)
+    grams: Mapped[str] = mapped_column(Text, default="")
+
+
 class MatchingRun(Base):
     """One run of the matching list (供需对接清单) over the open needs."""
 

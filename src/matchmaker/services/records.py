@@ -29,6 +29,7 @@ from matchmaker.services.access import (
 )
 from matchmaker.services.audit import audit
 from matchmaker.services.paging import page, sort_order
+from matchmaker.services.text_search import forget_grams, holds_grams, refresh_grams
 
 SORTABLE = ("id", "created_at", "updated_at", "title", "trl", "external_id", "price_wan", "budget_wan", "deadline")
 
@@ -88,6 +89,11 @@ def _refresh_derived(record: Record) -> None:
     text = record.embed_text()
     record.content_hash = content_hash(text)
     record.language = detect_language(text)
+
+
+def refresh_text_index(session: Session, spec: KindSpec, record: Record) -> None:
+    """Keep the text search's bigrams of a written record (its title, body or external id may have changed)."""
+    refresh_grams(session, spec.kind, record.id, (record.title, getattr(record, spec.body), record.external_id))
 
 
 def log_change(session: Session, kind: Kind | str, record_id: int, op: Literal["upsert", "delete"]) -> None:
@@ -176,6 +182,7 @@ def create_record(
     _refresh_derived(record)
     session.add(record)
     session.flush()
+    refresh_text_index(session, spec, record)
     log_change(session, spec.kind, record.id, "upsert")
     audit(session, spec.noun, record.id, "create", _audit_values(values))
     return record
@@ -218,6 +225,8 @@ def apply_changes(
             record.source = source
         _refresh_derived(record)
         session.flush()
+        if diff.keys() & {"title", spec.body, "external_id"}:
+            refresh_text_index(session, spec, record)
         log_change(session, spec.kind, record.id, "upsert")
         audit(session, spec.noun, record.id, "update", diff)
     return bool(diff)
@@ -240,6 +249,7 @@ def delete_record(session: Session, spec: KindSpec, record_id: int, principal: P
     audit(session, spec.noun, record_id, "delete", {"external_id": record.external_id, "title": record.title})
     session.delete(record)
     session.execute(delete(Embedding).where(Embedding.kind == spec.kind, Embedding.record_id == record_id))
+    forget_grams(session, spec.kind, record_id)
     session.flush()
     log_change(session, spec.kind, record_id, "delete")
 
@@ -271,8 +281,12 @@ def filtered_select(spec: KindSpec, query: ListQuery) -> Select[Any]:
         stmt = stmt.where(model.external_id == query.external_id)
     if query.q:
         body = getattr(model, spec.body)
+        variants = _text_variants(query.q)
+        index = holds_grams(spec.kind, model.id, variants)  # the few records that may hold the text
+        if index is not None:
+            stmt = stmt.where(index)
         conditions = []
-        for variant in _text_variants(query.q):
+        for variant in variants:
             # autoescape: % and _ in the text are matched literally, never as LIKE wildcards
             conditions += [
                 model.title.icontains(variant, autoescape=True),

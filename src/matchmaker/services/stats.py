@@ -60,12 +60,13 @@ def compute(
     """All figures over the pairings created in [since, until)."""
     require_staff(principal, "see statistics")
     # Every pairing references a need and an achievement (foreign keys, deleted with them): figures on the pairing's
-    # own columns count the matches table alone; chains and regions join the records.
+    # own columns count the matches table alone; chains and kinds join the needs, region flows both sides.
     scoped = _in_period(select(Match.id), since, until)
-    joined = scoped.join(Demand, Match.demand_id == Demand.id).join(Achievement, Match.achievement_id == Achievement.id)
+    with_needs = scoped.join(Demand, Match.demand_id == Demand.id)
+    with_both = with_needs.join(Achievement, Match.achievement_id == Achievement.id)
 
-    def grouped(*columns: Any, where: Any = None, records: bool = False) -> list[Any]:
-        stmt = (joined if records else scoped).with_only_columns(*columns, func.count()).group_by(*columns)
+    def grouped(*columns: Any, where: Any = None, base: Select[Any] = scoped) -> list[Any]:
+        stmt = base.with_only_columns(*columns, func.count()).group_by(*columns)
         return list(session.execute(stmt.where(where) if where is not None else stmt).all())
 
     by_status = {status: int(count) for status, count in grouped(Match.status)}
@@ -128,8 +129,8 @@ def compute(
         if v
     }
 
-    flows = grouped(Achievement.region, Demand.region, records=True)
-    landed = grouped(Achievement.region, Demand.region, where=Match.status == "landed", records=True)
+    flows = grouped(Achievement.region, Demand.region, base=with_both)
+    landed = grouped(Achievement.region, Demand.region, where=Match.status == "landed", base=with_both)
     managers: dict[int, dict[str, int]] = defaultdict(dict)
     for assignee, status, count in grouped(Match.assignee_id, Match.status, where=Match.assignee_id.is_not(None)):
         managers[assignee][status] = int(count)
@@ -146,11 +147,13 @@ def compute(
         "by_status": {s: by_status.get(s, 0) for s in MATCH_STATUSES},
         "funnel": funnel,
         "time_in_stage": time_in_stage,
-        "by_chain": _sorted_counts(grouped(Demand.field, records=True)),
+        "by_chain": _sorted_counts(grouped(Demand.field, base=with_needs)),
         "region_flows": _sorted_counts((f"{a}→{d}", n) for a, d, n in flows),
         "landed_region_flows": _sorted_counts((f"{a}→{d}", n) for a, d, n in landed),
-        "by_need_kind": _sorted_counts(grouped(Demand.need_kind, records=True)),
-        "landed_by_need_kind": _sorted_counts(grouped(Demand.need_kind, where=Match.status == "landed", records=True)),
+        "by_need_kind": _sorted_counts(grouped(Demand.need_kind, base=with_needs)),
+        "landed_by_need_kind": _sorted_counts(
+            grouped(Demand.need_kind, where=Match.status == "landed", base=with_needs)
+        ),
         "per_manager": [
             {"user_id": uid, "email": emails.get(uid), "by_status": counts, "total": sum(counts.values())}
             for uid, counts in sorted(managers.items())

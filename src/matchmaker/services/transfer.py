@@ -28,6 +28,7 @@ from matchmaker.services.records import (
     filtered_select,
     find_by_external_ids,
     log_change,
+    refresh_text_index,
     resolve_org,
 )
 from matchmaker.services.row_errors import Language, custom_error, row_errors
@@ -142,6 +143,7 @@ def import_rows(
         session.add_all(new_records)
         session.flush()
         for new in new_records:
+            refresh_text_index(session, spec, new)
             log_change(session, spec.kind, new.id, "upsert")
             audit(session, spec.noun, new.id, "create", {"external_id": new.external_id, "source": source})
         written = [(n, r if r is not None else new_records.pop(0)) for n, (r, _, _) in zip(numbers, plan, strict=True)]

@@ -81,43 +81,84 @@ def _base() -> Select[Any]:
     return cast(Select[Any], stmt)
 
 
-def list_matches(session: Session, query: MatchQuery, principal: Principal | None) -> tuple[list[dict[str, Any]], int]:
-    """One page of pairings (best first within each need) and the total."""
+def _check_statuses(query: MatchQuery) -> None:
     for status in query.statuses:
         if status not in MATCH_STATUSES:
             raise ValidationFailed(
                 f"status must be one of {', '.join(MATCH_STATUSES)}",
                 fields=[field_error("status", f"unknown status {status!r}")],
             )
-    stmt = _visible(_base(), principal)
+
+
+def _filtered(query: MatchQuery, principal: Principal | None, *columns: Any) -> Select[Any]:
+    """SELECT of ``columns`` over the pairings the caller may see that match the filters. A side (need,
+    achievement) is joined only when a filter or the caller's visibility reads it: every pairing has both sides
+    (foreign keys, deleted with them), so the join never changes which pairings match, and counting and paging the
+    matches table alone spares a lookup of each side per pairing."""
+    own: list[Any] = []
     if query.statuses:
-        stmt = stmt.where(Match.status.in_(query.statuses))
+        own.append(Match.status.in_(query.statuses))
     if query.assignee_id is not None:
-        stmt = stmt.where(Match.assignee_id == query.assignee_id)
-    if query.fields:
-        stmt = stmt.where(Demand.field.in_(query.fields))
-    if query.regions:
-        stmt = stmt.where(Demand.region.in_(query.regions))
+        own.append(Match.assignee_id == query.assignee_id)
     if query.run_id is not None:
-        stmt = stmt.where(Match.run_id == query.run_id)
+        own.append(Match.run_id == query.run_id)
     if query.demand_id is not None:
-        stmt = stmt.where(Match.demand_id == query.demand_id)
+        own.append(Match.demand_id == query.demand_id)
     if query.achievement_id is not None:
-        stmt = stmt.where(Match.achievement_id == query.achievement_id)
-    if query.need_kind is not None:
-        stmt = stmt.where(Demand.need_kind == query.need_kind)
-    if query.achievement_regions:
-        stmt = stmt.where(Achievement.region.in_(query.achievement_regions))
+        own.append(Match.achievement_id == query.achievement_id)
     if query.score_min is not None:
-        stmt = stmt.where(Match.score >= query.score_min)
+        own.append(Match.score >= query.score_min)
     if query.score_max is not None:
-        stmt = stmt.where(Match.score < query.score_max)
+        own.append(Match.score < query.score_max)
     if query.created_since is not None:
-        stmt = stmt.where(Match.created_at >= query.created_since)
-    total = session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0
-    rows = session.execute(_ordered(stmt, query.sort).limit(query.limit).offset(query.offset)).all()
+        own.append(Match.created_at >= query.created_since)
+    on_demand: list[Any] = []
+    if query.fields:
+        on_demand.append(Demand.field.in_(query.fields))
+    if query.regions:
+        on_demand.append(Demand.region.in_(query.regions))
+    if query.need_kind is not None:
+        on_demand.append(Demand.need_kind == query.need_kind)
+    on_achievement = [Achievement.region.in_(query.achievement_regions)] if query.achievement_regions else []
+    scoped = principal is not None and not principal.is_staff
+    stmt = select(*columns).select_from(Match)
+    if on_demand or scoped:
+        stmt = stmt.join(Demand, Match.demand_id == Demand.id)
+    if on_achievement or scoped:
+        stmt = stmt.join(Achievement, Match.achievement_id == Achievement.id)
+    return _visible(stmt, principal).where(*own, *on_demand, *on_achievement)
+
+
+def page_matches(session: Session, query: MatchQuery, principal: Principal | None) -> list[dict[str, Any]]:
+    """One page of pairings (best first within each need), without the total."""
+    _check_statuses(query)
+    # The page's ids first, from the narrow filtered SELECT; then only those rows with both sides (sorting the
+    # joined rows, texts and all, to keep fifty of them cost more than the whole query).
+    ids = list(
+        session.scalars(
+            _ordered(_filtered(query, principal, Match.id), query.sort).limit(query.limit).offset(query.offset)
+        )
+    )
+    if not ids:
+        return []
+    found = {m.id: (m, d, a) for m, d, a in session.execute(_base().where(Match.id.in_(ids))).all()}
+    rows = [found[i] for i in ids]
     masks = masking(session, principal, [d.id for _, d, _ in rows])
-    return [present(m, d, a, masks) for m, d, a in rows], total
+    return [present(m, d, a, masks) for m, d, a in rows]
+
+
+def list_matches(session: Session, query: MatchQuery, principal: Principal | None) -> tuple[list[dict[str, Any]], int]:
+    """One page of pairings (best first within each need) and the total."""
+    _check_statuses(query)
+    total = session.scalar(_filtered(query, principal, func.count())) or 0
+    return page_matches(session, query, principal), total
+
+
+def count_by_status(session: Session, query: MatchQuery, principal: Principal | None) -> dict[str, int]:
+    """How many pairings match the filters in each status (the statuses filter applies too)."""
+    _check_statuses(query)
+    stmt = _filtered(query, principal, Match.status, func.count()).group_by(Match.status)
+    return {status: int(count) for status, count in session.execute(stmt)}
 
 
 def _ordered(stmt: Select[Any], sort: str | None) -> Select[Any]:

@@ -38,6 +38,44 @@ NAV: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("nav.duplicates", "/duplicates", STAFF),
     ("nav.stale", "/stale", (*STAFF, "enterprise", "institution")),
 )
+# Menus of the top bar, so a manager's dozen pages fit one line at 1280 px: a page named here sits in its menu, any
+# other page stands alone in the bar. A role that sees few pages gets them all in the bar.
+NAV_GROUPS: dict[str, str] = {
+    "/my/needs": "nav.group.lists",
+    "/my/achievements": "nav.group.lists",
+    "/imports": "nav.group.lists",
+    "/duplicates": "nav.group.lists",
+    "/stale": "nav.group.lists",
+    "/challenges": "nav.group.work",
+    "/events": "nav.group.work",
+    "/targets": "nav.group.work",
+}
+FLAT_NAV_MAX = 5
+
+
+def navigation(role: str | None, path: str) -> list[dict[str, Any]]:
+    """The top bar of a role: links, and menus of links (``menu``); ``current`` marks the page's own entry and
+    the menu that holds it."""
+    links = [
+        {"label": label, "href": href, "current": path.startswith(href)}
+        for label, href, roles in NAV
+        if role is not None and role in roles
+    ]
+    if len(links) <= FLAT_NAV_MAX:
+        return links
+    bar: list[dict[str, Any]] = []
+    menus: dict[str, dict[str, Any]] = {}
+    for link in links:
+        group = NAV_GROUPS.get(str(link["href"]))
+        if group is None:
+            bar.append(link)
+        elif group not in menus:
+            menus[group] = {"label": group, "menu": [link], "current": link["current"]}
+            bar.append(menus[group])
+        else:
+            menus[group]["menu"].append(link)
+            menus[group]["current"] = menus[group]["current"] or link["current"]
+    return bar
 
 
 def local_time(value: datetime | date | str | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
@@ -111,7 +149,7 @@ def render(
     """A page (or an HTMX fragment) in the request's language."""
     lang = request_lang(request)
     principal = getattr(request.state, "principal", None)
-    nav = [{"label": k, "href": h} for k, h, roles in NAV if principal is not None and principal.role in roles]
+    nav = navigation(principal.role if principal is not None else None, request.url.path)
     base = {
         "nav": nav,
         "t": Translator(lang),

@@ -101,11 +101,12 @@ def _page(session: Any, principal: Principal, f: QueueFilters, **extra: Any) -> 
         **extra,
     }
     if f.layout == "board":
+        counts = workflow.count_by_status(session, query, principal)
         columns = []
         for stage in STAGES if not query.statuses else [s for s in STAGES if s in query.statuses]:
             query.statuses, query.limit, query.offset = (stage,), BOARD_CARDS, 0
-            items, total = workflow.list_matches(session, query, principal)
-            columns.append({"stage": stage, "items": items, "total": total})
+            items = workflow.page_matches(session, query, principal) if counts.get(stage) else []
+            columns.append({"stage": stage, "items": items, "total": counts.get(stage, 0)})
         context["columns"] = columns
     else:
         items, total = workflow.list_matches(session, query, principal)

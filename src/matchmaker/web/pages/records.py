@@ -8,12 +8,14 @@ from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import Form, Request, Response
+from pydantic import Field
 
 from matchmaker.api.deps import SessionDep
-from matchmaker.domain import CHAINS, REGIONS, TRANSFER_MODES
-from matchmaker.errors import Conflict, MatchmakerError
+from matchmaker.domain import CHAINS, REGIONS, TRANSFER_MODES, NeedKind
+from matchmaker.errors import Conflict, MatchmakerError, ValidationFailed
 from matchmaker.kinds import ACHIEVEMENTS as ACHIEVEMENT_SPEC
 from matchmaker.kinds import DEMANDS, KindSpec
+from matchmaker.schemas.queries import RecordFilterParams
 from matchmaker.search.bands import BAND_NAMES_EN
 from matchmaker.services import interest, matching
 from matchmaker.services import records as svc
@@ -25,6 +27,7 @@ from matchmaker.web.templating import render
 
 router = page_router()
 PAGE_SIZE = 20
+MAX_PAGE = 100_000
 SUGGESTIONS = 10
 
 
@@ -90,31 +93,67 @@ async def _submitted(request: Request, kind: Kind) -> dict[str, Any]:
     return data
 
 
+class ListFilters(RecordFilterParams):
+    """A list page's query string: the API's own list filters (one meaning, :func:`services.records.list_query`)
+    and the page."""
+
+    page: int = Field(default=1, ge=1, le=MAX_PAGE)
+
+
+MULTI = ("field", "region", "status")  # the filters that take several values, as in the API
+
+
 @router.get("/my/needs")
-def my_needs(request: Request, session: SessionDep, principal: WebPrincipalDep, q: str = "", page: int = 1) -> Response:
-    """The organisation's needs (managers: every need)."""
-    return _list(request, session, principal, NEEDS, q, page)
+def my_needs(request: Request, session: SessionDep, principal: WebPrincipalDep) -> Response:
+    """The organisation's needs (managers: every need), filtered like the API's list."""
+    return _list(request, session, principal, NEEDS)
 
 
 @router.get("/my/achievements")
-def my_achievements(
-    request: Request, session: SessionDep, principal: WebPrincipalDep, q: str = "", page: int = 1
-) -> Response:
-    """The organisation's achievements, drafts and published (managers: every achievement)."""
-    return _list(request, session, principal, ACHIEVEMENTS, q, page)
+def my_achievements(request: Request, session: SessionDep, principal: WebPrincipalDep) -> Response:
+    """The organisation's achievements, drafts and published (managers: every achievement), filtered like the
+    API's list."""
+    return _list(request, session, principal, ACHIEVEMENTS)
 
 
-def _list(request: Request, session: Any, principal: Principal, kind: Kind, q: str, page: int) -> Response:
+def _list(request: Request, session: Any, principal: Principal, kind: Kind) -> Response:
     _allow(principal, kind)
-    page = max(page, 1)
-    extra = {} if principal.is_staff else {"org_id": principal.org_id}
-    query = svc.ListQuery(
-        q=q.strip() or None, sort="-updated_at", limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE, extra=extra
-    )
-    items, total = svc.list_records(session, kind.spec, query, principal)
-    pages = max((total + PAGE_SIZE - 1) // PAGE_SIZE, 1)
-    context = {"kind": kind, "items": items, "total": total, "page": page, "pages": pages, "params": {"q": q}}
-    return render(request, "my_list.html", context)
+    t = Translator(request_lang(request))
+    raw: dict[str, Any] = {}
+    for key, value in request.query_params.multi_items():
+        if value.strip():  # an empty choice ("全部") filters nothing
+            if key in MULTI:
+                raw.setdefault(key, []).append(value)
+            else:
+                raw[key] = value
+    parsed, errors = validate(ListFilters, raw, t)
+    items: list[Any] = []
+    total, page = 0, 1
+    if isinstance(parsed, ListFilters):
+        page = parsed.page
+        try:
+            query = svc.list_query(kind.spec, parsed)
+        except ValidationFailed as exc:
+            errors = service_errors(exc, t)
+        else:
+            query.sort, query.limit, query.offset = "-updated_at", PAGE_SIZE, (page - 1) * PAGE_SIZE
+            if not principal.is_staff:
+                query.extra["org_id"] = principal.org_id
+            items, total = svc.list_records(session, kind.spec, query, principal)
+    context = {
+        "kind": kind,
+        "items": items,
+        "total": total,
+        "page": page,
+        "pages": max((total + PAGE_SIZE - 1) // PAGE_SIZE, 1),
+        "params": {k: v for k, v in raw.items() if k != "page"},
+        "need_kinds": [k.value for k in NeedKind],
+        **_form_context(kind, {}, errors),
+    }
+    partial = request.headers.get("hx-request") and not request.headers.get("hx-history-restore-request")
+    response = render(request, "_record_results.html" if partial else "my_list.html", context)
+    response.headers["Vary"] = "HX-Request"
+    return response
 
 
 def _new(kind: Kind) -> Any:
