@@ -39,7 +39,6 @@ class Selectivity:
 
     def service_filter(self) -> Any:
         from ann import FIELD_NAMES
-
         from matchmaker.search.filters import Filter
 
         return Filter(fields=FIELD_NAMES[: self.upper])

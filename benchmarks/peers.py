@@ -54,7 +54,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import ann  # noqa: E402  (the data, exact search, recall and interleaved latency rounds are ann.py's)
-from _peers_engines import ENGINES, K, SELECTIVITIES, FloatArray, IntArray, Selectivity, Setting  # noqa: E402
+from _peers_engines import ENGINES, SELECTIVITIES, FloatArray, IntArray, K, Selectivity, Setting  # noqa: E402
 from _peers_report import markdown, print_summary  # noqa: E402
 
 RESULTS = ann.RESULTS

@@ -18,8 +18,7 @@ sys.path.insert(0, str(BENCHMARKS))
 
 import ann  # noqa: E402
 import peers  # noqa: E402
-from _peers_engines import ENGINES, K, SELECTIVITIES, Selectivity, Setting, padded  # noqa: E402
-
+from _peers_engines import ENGINES, SELECTIVITIES, K, Selectivity, Setting, padded  # noqa: E402
 from matchmaker.search.index import RecordAttrs, VectorIndex  # noqa: E402
 
 
