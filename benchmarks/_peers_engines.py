@@ -47,13 +47,6 @@ class Selectivity:
 SELECTIVITIES = (Selectivity("10%", 10), Selectivity("1%", 1))
 
 
-def ivf_lists(n: int) -> int:
-    """IVF partitions for the peers that need them: the same 4·√n rule as the service's IVF kind (benchmarks/ann.py)."""
-    from ann import ivf_nlist
-
-    return ivf_nlist(n)
-
-
 def padded(ids: Sequence[int], k: int = K) -> IntArray:
     """Result ids as a (k,) label row, -1 padded."""
     row = np.full(k, -1, dtype=np.int64)
@@ -89,17 +82,17 @@ class Engine:
 
 
 class MilvusLite(Engine):
-    """Milvus Lite (``MilvusClient`` on a local file): IVF_FLAT on inner product with the service's nlist rule, a
-    scalar ``field`` column filtered with a boolean expression; nprobe swept at search time."""
+    """Milvus Lite (``MilvusClient`` on a local file, which starts its own server process): HNSW on inner product
+    with the shipped graph's parameters (M = 32, efConstruction 80), a scalar ``field`` column filtered with a boolean
+    expression (Milvus filters inside the graph search); ef swept at search time."""
 
     name = "milvus-lite"
-    nprobes = (16, 32, 64)
+    efs = (64, 128)
 
     def build(self, vectors: FloatArray, fields: npt.NDArray[np.int16], workdir: Path) -> None:
         from pymilvus import DataType, MilvusClient
 
         n, d = vectors.shape
-        self.nlist = ivf_lists(n)
         self.client = MilvusClient(str(workdir / "milvus.db"))
         schema = self.client.create_schema(auto_id=False, enable_dynamic_field=False)
         schema.add_field("id", DataType.INT64, is_primary=True)
@@ -117,45 +110,52 @@ class MilvusLite(Engine):
             self.client.insert("peers", rows)
         self.client.flush("peers")
         params = self.client.prepare_index_params()
-        params.add_index(field_name="vector", index_type="IVF_FLAT", metric_type="IP", params={"nlist": self.nlist})
+        hnsw = {"M": 32, "efConstruction": 80}
+        params.add_index(field_name="vector", index_type="HNSW", metric_type="IP", params=hnsw)
         self.client.create_index("peers", params, sync=True)
         self.client.load_collection("peers")
         described = self.client.describe_index("peers", "vector")
-        self.info = {"index": described.get("index_type"), "nlist": self.nlist, "metric": "IP"}
+        self.info = {"index": described.get("index_type"), **hnsw, "metric": "IP"}
 
     def settings(self) -> list[Setting]:
-        def make(nprobe: int) -> Setting:
-            params = {"metric_type": "IP", "params": {"nprobe": nprobe}}
+        def make(ef: int) -> Setting:
+            params = {"metric_type": "IP", "params": {"ef": ef}}
 
             def search(q: FloatArray, sel: Selectivity | None) -> IntArray:
                 hits = self.client.search(
-                    "peers", data=[q.tolist()], limit=K, filter=sel.where() if sel else "", search_params=params
+                    "peers",
+                    data=[q.tolist()],
+                    limit=K,
+                    filter=sel.where() if sel else "",
+                    output_fields=["id"],
+                    search_params=params,
                 )[0]
                 return padded([h["id"] for h in hits])
 
-            return Setting(f"ivf_flat nprobe={nprobe}", search)
+            return Setting(f"hnsw ef={ef}", search)
 
-        return [make(p) for p in self.nprobes]
+        return [make(ef) for ef in self.efs]
 
 
 # ---------------------------------------------------------------------------------------------------------- LanceDB
 
 
 class LanceDB(Engine):
-    """LanceDB (embedded, Lance files): IVF_HNSW_SQ on dot product (its HNSW inside IVF partitions, 8-bit vectors)
-    with exact re-ranking of ``refine_factor × k`` candidates, a BTREE scalar index on ``field`` and pre-filtering
-    (``where(..., prefilter=True)``); nprobes swept."""
+    """LanceDB (embedded, Lance files): its IVF_HNSW_SQ index (an HNSW graph per IVF partition over 8-bit vectors) on
+    dot product with LanceDB's own defaults for the partitions and the graph, exact re-ranking of ``refine_factor × k``
+    candidates on the full vectors, a BTREE scalar index on ``field`` and pre-filtering (``where(...,
+    prefilter=True)``); ef swept at search time."""
 
     name = "lancedb"
-    nprobes = (8, 32)
-    refine = 4
+    efs = (64, 128)
+    refine = 2
 
     def build(self, vectors: FloatArray, fields: npt.NDArray[np.int16], workdir: Path) -> None:
         import lancedb
         import pyarrow as pa
+        from lancedb.index import BTree, HnswSq
 
         n, d = vectors.shape
-        self.partitions = max(1, round(math.sqrt(n) / 4))
         db = lancedb.connect(str(workdir / "lance"))
         flat = pa.array(np.ascontiguousarray(vectors).reshape(-1), type=pa.float32())
         table = pa.table(
@@ -167,24 +167,23 @@ class LanceDB(Engine):
         )
         self.table = db.create_table("peers", table)
         del table, flat
-        self.table.create_index(
-            metric="dot", vector_column_name="vector", index_type="IVF_HNSW_SQ", num_partitions=self.partitions
-        )
-        self.table.create_scalar_index("field")
+        self.table.create_index("vector", config=HnswSq(distance_type="dot"))
+        self.table.create_index("field", config=BTree())
+        stats = self.table.index_stats("vector_idx")
         self.info = {
-            "index": "IVF_HNSW_SQ",
-            "num_partitions": self.partitions,
+            "index": "IVF_HNSW_SQ (LanceDB defaults)",
+            "partitions": getattr(stats, "num_indices", None) if stats else None,
             "refine_factor": self.refine,
             "filter": "BTREE + prefilter",
         }
 
     def settings(self) -> list[Setting]:
-        def make(nprobes: int) -> Setting:
+        def make(ef: int) -> Setting:
             def search(q: FloatArray, sel: Selectivity | None) -> IntArray:
                 query = (
                     self.table.search(q, vector_column_name="vector")
                     .distance_type("dot")
-                    .nprobes(nprobes)
+                    .ef(ef)
                     .refine_factor(self.refine)
                     .limit(K)
                     .select(["id"])
@@ -193,46 +192,54 @@ class LanceDB(Engine):
                     query = query.where(sel.where(), prefilter=True)
                 return padded(query.to_arrow()["id"].to_pylist())
 
-            return Setting(f"ivf_hnsw_sq nprobes={nprobes}", search)
+            return Setting(f"ivf_hnsw_sq ef={ef}", search)
 
-        return [make(p) for p in self.nprobes]
+        return [make(ef) for ef in self.efs]
 
 
 # ------------------------------------------------------------------------------------------------------------ txtai
 
 
 class Txtai(Engine):
-    """txtai ``Embeddings`` with external vectors (``method="external"``: the vectors given, no model), its default
-    ANN backend (FAISS, which txtai configures itself from the size: ``IVF{nlist},SQ8`` with nprobe 6 by default),
-    ``content=True`` so rows live in its SQLite store, and filters as SQL (``where similar(...) and field < 10``,
-    which txtai answers by fetching ``candidates`` ANN hits and filtering them in SQLite)."""
+    """txtai ``Embeddings`` with external vectors (``method="external"``: a transform that returns the given vectors,
+    no model), its default ANN backend (FAISS, configured by txtai from the size: ``IVF{4√n},Flat`` with nprobe
+    ``nlist / 16``), ``content=True`` so rows and the ``field`` column live in its SQLite store, and filters as SQL:
+    ``where similar(:q, candidates) and field < 10``, which txtai answers by fetching ``candidates`` ANN hits and
+    filtering them in SQLite (candidates = 2·k / selectivity, like a post-filter)."""
 
     name = "txtai"
-    nprobes = (6, 32)
+    nprobes: tuple[int | None, ...] = (None, 32)  # None: txtai's own default
 
     def build(self, vectors: FloatArray, fields: npt.NDArray[np.int16], workdir: Path) -> None:
         from txtai import Embeddings
 
+        def transform(inputs: Sequence[str]) -> FloatArray:
+            return vectors[[int(i) for i in inputs]]
+
         n = vectors.shape[0]
-        self.embeddings = Embeddings(method="external", content=True, backend="faiss")
+        self.embeddings = Embeddings(method="external", transform=transform, content=True, backend="faiss")
         self.embeddings.index(
-            (i, {"text": vectors[i], "field": int(f)}, None) for i, f in zip(range(n), fields.tolist(), strict=True)
+            (i, {"text": str(i), "field": f}, None) for i, f in zip(range(n), fields.tolist(), strict=True)
         )
-        self.info = {"backend": "faiss", "config": {k: str(v) for k, v in (self.embeddings.config or {}).items()}}
+        self.default_nprobe = int(self.embeddings.ann.nprobe())
+        settings = self.embeddings.config.get("build", {}).get("settings", {})
+        self.info = {"backend": "faiss", "components": settings.get("components"), "nprobe": self.default_nprobe}
 
     def settings(self) -> list[Setting]:
-        def make(nprobe: int) -> Setting:
+        def make(nprobe: int | None) -> Setting:
+            probes = self.default_nprobe if nprobe is None else nprobe
+
             def search(q: FloatArray, sel: Selectivity | None) -> IntArray:
-                ann = self.embeddings.ann
-                ann.config.setdefault("faiss", {})["nprobe"] = nprobe
+                self.embeddings.ann.config.setdefault("faiss", {})["nprobe"] = probes
                 if sel is None:
-                    hits = self.embeddings.search("select id from txtai where similar(:q)", K, parameters={"q": q})
+                    sql = "select id from txtai where similar(:q)"
                 else:
-                    sql = f"select id from txtai where similar(:q) and {sel.where()}"
-                    hits = self.embeddings.search(sql, K, parameters={"q": q})
+                    candidates = math.ceil(2 * K / (sel.upper / 100))
+                    sql = f"select id from txtai where similar(:q, {candidates}) and {sel.where()}"
+                hits = self.embeddings.search(sql, K, parameters={"q": q})
                 return padded([int(h["id"]) for h in hits])
 
-            return Setting(f"faiss nprobe={nprobe}", search)
+            return Setting(f"faiss nprobe={probes}" + (" (default)" if nprobe is None else ""), search)
 
         return [make(p) for p in self.nprobes]
 
