@@ -60,6 +60,19 @@ def markdown(doc: dict[str, Any]) -> str:
         f" {doc['config']['shipped']['ef_search']}) measured interleaved in the same subprocess (above 1: the shipped"
         " index is faster).",
     ]
+    quality = doc.get("quality")
+    if quality and "error" not in quality:
+        lines += [
+            "",
+            f"## Need → top 10 on the {quality['split']} split ({quality['needs']} needs, {quality['achievements']}"
+            f" achievements, embedder {quality['embedder']})",
+            "",
+            "| request | nDCG@10 | p50 ms | p99 ms |",
+            "| --- | --- | --- | --- |",
+        ]
+        lines += [
+            f"| {r['name']} | {r['ndcg_at_10']:.3f} | {r['p50_ms']:.1f} | {r['p99_ms']:.1f} |" for r in quality["rows"]
+        ]
     for key in dict.fromkeys((r["data"], r["n"]) for r in doc["runs"]):
         lines += ["", f"## {key[0]}, {key[1]:,} vectors", ""]
         lines.append("| " + " | ".join(HEADERS) + " |")

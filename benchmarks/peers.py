@@ -68,6 +68,7 @@ THREAD_ENV = (
     "NUMEXPR_NUM_THREADS",
 )
 SHIPPED = "shipped"
+QUALITY = "quality"
 TUNED_EF = 128
 
 
@@ -220,6 +221,10 @@ def child(args: argparse.Namespace) -> dict[str, Any]:
 
     set_faiss_threads(1)
     threadpool_limits(limits=1)
+    if args.child == QUALITY:
+        from _peers_quality import measure
+
+        return {"peer": QUALITY, **measure(reps=args.reps)}
     ds = ann.load_dataset(args.data, args.n, args.queries, args.cache)
     rss = PeakRss()
     with tempfile.TemporaryDirectory(prefix=f"peers-{args.child}-", dir=args.workdir) as work:
@@ -328,6 +333,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rebuild", action="store_true", help="rebuild the cached shipped HNSW graphs")
     parser.add_argument("--json", type=Path, default=RESULTS / "peers.json")
     parser.add_argument("--markdown", type=Path, default=None, help="default: --json with .md")
+    parser.add_argument(
+        "--quality", action=argparse.BooleanOptionalAction, default=True, help="the dev-split request comparison"
+    )
     parser.add_argument("--tiny", action="store_true", help="smoke test: 2,000 synthetic vectors, 1 repetition")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--n", type=int, help=argparse.SUPPRESS)
@@ -337,14 +345,14 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(child(args)))
         return 0
     if args.tiny:
-        args.sizes, args.data, args.reps = "2000", "synthetic", 1
+        args.sizes, args.data, args.reps, args.quality = "2000", "synthetic", 1, False
         args.queries, args.filter_queries, args.latency_queries = 50, 50, 50
     peers = [SHIPPED, *(p for p in args.peers.split(",") if p and p != SHIPPED)]
     unknown = set(peers) - {SHIPPED, *ENGINES}
     if unknown:
         parser.error(f"--peers: unknown {', '.join(sorted(unknown))}; known: {SHIPPED}, {', '.join(ENGINES)}")
     datas = ("sample", "synthetic") if args.data == "both" else (args.data,)
-    sizes = [int(s) for s in args.sizes.split(",")]
+    sizes = [int(s) for s in args.sizes.split(",") if s]  # --sizes "": the quality comparison alone
     doc: dict[str, Any] = {
         "benchmark": "peers",
         "timestamp": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -360,6 +368,11 @@ def main(argv: list[str] | None = None) -> int:
         },
         "runs": [],
     }
+    md = args.markdown or args.json.with_suffix(".md")
+    if args.quality and "txtai" in peers:
+        doc["quality"] = run_child(args, "dev", 0, QUALITY)
+        ann.write_json(args.json, doc)
+        md.write_text(markdown(doc), encoding="utf-8")
     for n in sizes:
         for data in datas:
             ann.load_dataset(data, n, args.queries, args.cache)  # generated once, before the subprocesses read it
@@ -367,7 +380,6 @@ def main(argv: list[str] | None = None) -> int:
                 doc["runs"].append(run_child(args, data, n, peer))
                 doc["machine"]["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
                 ann.write_json(args.json, doc)
-                md = args.markdown or args.json.with_suffix(".md")
                 md.write_text(markdown(doc), encoding="utf-8")
     print_summary(doc)
     return 0 if all("error" not in r for r in doc["runs"]) else 1
