@@ -8,6 +8,7 @@ of peers.py can be imported and tested without them.
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -98,7 +99,10 @@ class MilvusLite(Engine):
         schema.add_field("id", DataType.INT64, is_primary=True)
         schema.add_field("vector", DataType.FLOAT_VECTOR, dim=d)
         schema.add_field("field", DataType.INT16)
-        self.client.create_collection("peers", schema=schema)
+        hnsw = {"M": 32, "efConstruction": 80}
+        params = self.client.prepare_index_params()
+        params.add_index(field_name="vector", index_type="HNSW", metric_type="IP", params=hnsw)
+        self.client.create_collection("peers", schema=schema, index_params=params)
         for start in range(0, n, INSERT_CHUNK):
             stop = min(n, start + INSERT_CHUNK)
             rows = [
@@ -109,13 +113,19 @@ class MilvusLite(Engine):
             ]
             self.client.insert("peers", rows)
         self.client.flush("peers")
-        params = self.client.prepare_index_params()
-        hnsw = {"M": 32, "efConstruction": 80}
-        params.add_index(field_name="vector", index_type="HNSW", metric_type="IP", params=hnsw)
-        self.client.create_index("peers", params, sync=True)
+        while True:  # searchable at once, but built only when every sealed row is in the graph
+            state = self.client.describe_index("peers", "vector")
+            if state.get("indexed_rows", 0) >= n or state.get("pending_index_rows", 1) == 0:
+                break
+            time.sleep(0.5)
         self.client.load_collection("peers")
         described = self.client.describe_index("peers", "vector")
-        self.info = {"index": described.get("index_type"), **hnsw, "metric": "IP"}
+        self.info = {
+            "index": described.get("index_type"),
+            **hnsw,
+            "metric": "IP",
+            "rows": described.get("indexed_rows"),
+        }
 
     def settings(self) -> list[Setting]:
         def make(ef: int) -> Setting:

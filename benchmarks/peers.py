@@ -313,7 +313,7 @@ def run_child(args: argparse.Namespace, data: str, n: int, peer: str) -> dict[st
         str(args.reps),
         *(["--rebuild"] if args.rebuild else []),
     ]
-    ann.log(f"== {peer} on {data} {n:,} ==")
+    ann.log(f"== {peer} ==" if peer == QUALITY else f"== {peer} on {data} {n:,} ==")
     proc = subprocess.run(cmd, env=child_env(), stdout=subprocess.PIPE, text=True, check=False)
     if proc.returncode != 0:
         return {"data": data, "n": n, "peer": peer, "error": f"exit {proc.returncode}"}
@@ -324,7 +324,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", default="100000,1000000")
     parser.add_argument("--data", choices=("synthetic", "sample", "both"), default="both")
-    parser.add_argument("--peers", default=",".join((SHIPPED, *ENGINES)), help="comma-separated; shipped always runs")
+    parser.add_argument(
+        "--peers", default=",".join((SHIPPED, *ENGINES)), help="comma-separated (shipped runs too, except with --keep)"
+    )
     parser.add_argument("--queries", type=int, default=1000, help="queries for unfiltered recall")
     parser.add_argument("--filter-queries", type=int, default=200, help="queries for filtered recall")
     parser.add_argument("--latency-queries", type=int, default=300, help="single queries timed per repetition")
@@ -336,6 +338,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--quality", action=argparse.BooleanOptionalAction, default=True, help="the dev-split request comparison"
     )
+    parser.add_argument("--keep", action="store_true", help="keep --json's runs of other peers, data and sizes")
     parser.add_argument("--tiny", action="store_true", help="smoke test: 2,000 synthetic vectors, 1 repetition")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--n", type=int, help=argparse.SUPPRESS)
@@ -348,6 +351,8 @@ def main(argv: list[str] | None = None) -> int:
         args.sizes, args.data, args.reps, args.quality = "2000", "synthetic", 1, False
         args.queries, args.filter_queries, args.latency_queries = 50, 50, 50
     peers = [SHIPPED, *(p for p in args.peers.split(",") if p and p != SHIPPED)]
+    if args.keep and args.peers and SHIPPED not in args.peers.split(","):
+        peers.remove(SHIPPED)  # re-running one peer: the shipped index is measured beside it anyway
     unknown = set(peers) - {SHIPPED, *ENGINES}
     if unknown:
         parser.error(f"--peers: unknown {', '.join(sorted(unknown))}; known: {SHIPPED}, {', '.join(ENGINES)}")
@@ -369,8 +374,15 @@ def main(argv: list[str] | None = None) -> int:
         "runs": [],
     }
     md = args.markdown or args.json.with_suffix(".md")
+    if args.keep and args.json.exists():  # keep the other runs (and the quality comparison) of an earlier file
+        earlier = json.loads(args.json.read_text(encoding="utf-8"))
+        redo = {(d, n, p) for d in datas for n in sizes for p in peers}
+        doc["runs"] = [r for r in earlier["runs"] if (r["data"], r["n"], r["peer"]) not in redo]
+        if "quality" in earlier:
+            doc["quality"] = earlier["quality"]
     if args.quality and "txtai" in peers:
-        doc["quality"] = run_child(args, "dev", 0, QUALITY)
+        doc["quality"] = run_child(args, "sample", 0, QUALITY)  # data and size unused
+        doc["machine"]["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
         ann.write_json(args.json, doc)
         md.write_text(markdown(doc), encoding="utf-8")
     for n in sizes:
