@@ -182,7 +182,7 @@ class LanceDB(Engine):
         stats = self.table.index_stats("vector_idx")
         self.info = {
             "index": "IVF_HNSW_SQ (LanceDB defaults)",
-            "partitions": getattr(stats, "num_indices", None) if stats else None,
+            "index_count": getattr(stats, "num_indices", None) if stats else None,
             "refine_factor": self.refine,
             "filter": "BTREE + prefilter",
         }
