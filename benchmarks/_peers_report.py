@@ -15,6 +15,7 @@ HEADERS = (
     "p50 ms",
     "p99 ms",
     "p50 ÷ shipped",
+    "shipped beside it: p50 / p99 ms",
     *(f"{s.label}: recall / p50 ms / ÷ shipped" for s in SELECTIVITIES),
 )
 
@@ -29,6 +30,8 @@ def rows(run: dict[str, Any]) -> list[list[str]]:
     if "error" in run:
         return [[f"{run['peer']} ({run['error']})", *(["–"] * (len(HEADERS) - 1))]]
     out = []
+    ref = next(s["latency"] for s in run["settings"] if s["name"] == run["reference"])
+    beside = f"{_num(ref.get('all p50'))} / {_num(ref.get('all p99'))}"
     for s in run["settings"]:
         if not s["own"]:
             continue
@@ -36,7 +39,7 @@ def rows(run: dict[str, Any]) -> list[list[str]]:
         build = _num(run["build_s"], 1) + (" (cached)" if run["build_cached"] else "")
         memory = f"{run['rss_peak_mib']:,.0f} ({run['rss_added_mib']:,.0f})"
         cells = [s["name"], build, memory, _num(s["recall_at_10"]), _num(lat.get("all p50")), _num(lat.get("all p99"))]
-        cells.append(_num(lat.get("all ratio"), 2))
+        cells += [_num(lat.get("all ratio"), 2), beside]
         for sel in SELECTIVITIES:
             f = s[sel.label]
             full = "" if f["full_k"] >= 1.0 else f", {f['full_k']:.0%} full"
