@@ -254,8 +254,9 @@ def child(args: argparse.Namespace) -> dict[str, Any]:
                 else shipped_index(ds, args.cache, False)[0]
             )
             vi.ef_search = shipped_config()["ef_search"]
-            reference = f"{SHIPPED} {shipped_settings(vi, (vi.ef_search,))[0].name}"
-            mine[reference] = shipped_settings(vi, (vi.ef_search,))[0]
+            (beside,) = shipped_settings(vi, (vi.ef_search,))
+            reference = f"{SHIPPED} {beside.name}"
+            mine[reference] = beside
         ann.log(f"{args.child} {args.data} {args.n}: latency ({args.reps} repetitions) ...")
         lat = latencies(mine, ds.queries[: args.latency_queries], args.reps, reference)
     rows = []
