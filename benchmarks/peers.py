@@ -23,7 +23,7 @@ How it measures
 * build: wall time from empty to searchable (inserts, index training/building, loading into memory). The shipped
   HNSW graph is cached by benchmarks/ann.py's snapshot cache; a cached graph shows the time recorded when built
   (``build_cached``) and the thread count it was built with.
-* memory: peak resident memory of the subprocess and all its children (Milvus Lite runs a server process),
+* memory: peak resident memory of the subprocess and any children (Milvus Lite embeds its server in-process),
   sampled every 50 ms with psutil during build and recall measurement; ``added`` is the peak minus the resident
   memory before the build (the data set itself, already loaded, is not counted).
 * recall@10 against exact search (FAISS brute force, cached by ann.py), unfiltered over ``--queries`` queries and
