@@ -350,7 +350,9 @@ def match_list(
 ) -> None:
     """Run the matching list (供需对接清单) over all open needs and write it to a spreadsheet."""
     from matchmaker.schemas.matching import MatchFilters
-    from matchmaker.services.runs import create_run, execute_run, export_run
+    from matchmaker.services.chunk_pool import default_workers
+    from matchmaker.services.run_jobs import execute_run
+    from matchmaker.services.runs import create_run, export_run
 
     fmt = out.suffix.lstrip(".").lower()
     if fmt not in ("xlsx", "csv"):
@@ -371,9 +373,10 @@ def match_list(
                 model=service.embedder.name,
             )
             run_id = run.id
-        execute_run(factory, service, run_id)
+        workers = settings.run_workers or default_workers()
+        execute_run(factory, service, run_id, workers=workers, chunk_size=settings.run_chunk_size)
         with db.unit_of_work(factory) as session:
-            content = export_run(session, run_id, fmt)
+            content, _ = export_run(session, run_id, fmt)
     except MatchmakerError as exc:
         raise fail(exc) from exc
     finally:

@@ -18,7 +18,7 @@ from matchmaker.schemas.matching import (
     SearchResult,
     UnmatchedNeeds,
 )
-from matchmaker.schemas.queries import TableExportParams
+from matchmaker.schemas.queries import RunExportParams
 from matchmaker.services import matching as svc
 from matchmaker.services import runs
 from matchmaker.services.access import Principal
@@ -117,9 +117,7 @@ def start_run(
         skip_stale=body.skip_stale,
     )
     # The session commits when this function returns (before the response and before background tasks).
-    tasks.add_task(
-        request.app.state.run_in_background, runs.execute_run, request.app.state.session_factory, search_service, run.id
-    )
+    tasks.add_task(request.app.state.jobs.submit_run, run.id)
     return runs.run_summary(run)
 
 
@@ -143,12 +141,13 @@ def run_unmatched(run_id: Id, session: SessionDep, principal: StaffDep) -> dict[
     responses={200: {"content": {MEDIA_TYPES["xlsx"]: {}, MEDIA_TYPES["csv"]: {}}}},
 )
 def export_run(
-    run_id: Id, params: Annotated[TableExportParams, Query()], session: SessionDep, principal: StaffDep
+    run_id: Id, params: Annotated[RunExportParams, Query()], session: SessionDep, principal: StaffDep
 ) -> Response:
-    """One row per pairing with Chinese headers, sorted by need then rank."""
-    content = runs.export_run(session, run_id, params.format, principal)
+    """One row per pairing with Chinese headers, sorted by need then rank. A run not done answers 409 unless
+    ``partial=true``; its file is then named ``matching-run-{id}-partial`` and its sheet says 部分 done/total."""
+    content, name = runs.export_run(session, run_id, params.format, principal, partial=params.partial)
     return Response(
         content,
         media_type=MEDIA_TYPES[params.format],
-        headers={"Content-Disposition": f'attachment; filename="matching-run-{run_id}.{params.format}"'},
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
     )

@@ -38,7 +38,7 @@ from matchmaker.search.ranking import (
     rank,
 )
 from matchmaker.search.rerank import CrossEncoderReranker
-from matchmaker.search.text import canonical, tokenize
+from matchmaker.search.text import canonical, reset_text_locks, tokenize
 
 
 @dataclass
@@ -126,6 +126,15 @@ class Matcher:
             hnsw_threshold=self.hnsw_threshold,
             ef_search=self.hnsw_ef_search,
         )
+
+    def after_fork(self) -> None:
+        """Make this matcher usable in a forked child process (see services/chunk_pool.py): every lock is new there,
+        since a lock another thread of the parent held at the fork would stay held in the child for good."""
+        self._cache_lock = threading.Lock()
+        reset_text_locks()
+        for collection in self.lists.values():
+            collection.index.after_fork()
+            collection.lexical.after_fork()
 
     # ------------------------------------------------------------------------------------------------- queries
     def clear_caches(self) -> None:

@@ -91,6 +91,12 @@ def detect_language(text: str) -> Language:
     return "zh-Hans"
 
 
+def reset_text_locks() -> None:
+    """A forked child's new tokenizer lock (the parent's could have been held by another thread at the fork)."""
+    global _jieba_lock
+    _jieba_lock = threading.Lock()
+
+
 def _jieba() -> object:
     import jieba
 
