@@ -21,6 +21,7 @@ from matchmaker.services.auth import create_user, issue_token
 
 POSTGRES_ADMIN_URL = os.environ.get("MATCHMAKER_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 TABLES_IN_DELETE_ORDER = (
+    "job_chunks",
     "proposal_scores",
     "challenge_proposals",
     "challenge_experts",

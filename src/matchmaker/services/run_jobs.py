@@ -324,8 +324,11 @@ def execute_run(
         search.sync()
         settings = rank_settings(session_factory, run_id, today)
 
+        pending = pending_chunks(session_factory, run_id)
+        workers = min(workers, len(pending))  # a process per chunk at most (one chunk: none forked)
+
         def prepared() -> Iterator[tuple[PreparedChunk, RankTask]]:
-            for seq, need_ids in pending_chunks(session_factory, run_id):
+            for seq, need_ids in pending:
                 chunk = prepare_chunk(session_factory, search, run_id, seq, need_ids)
                 yield chunk, chunk.task
 
