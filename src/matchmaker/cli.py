@@ -341,6 +341,20 @@ def match(
         out.print(NO_GOOD_ACHIEVEMENT, highlight=False)
 
 
+@app.command()
+def worker(
+    processes: Annotated[int, typer.Option(min=1, help="worker processes (default: the usable cores)")] = 0,
+) -> None:
+    """Take jobs (matching-run chunks) from the broker named by MATCHMAKER_JOB_BROKER, until stopped."""
+    from matchmaker.services.chunk_pool import default_workers
+
+    if not Settings().job_broker:
+        raise typer.BadParameter("set MATCHMAKER_JOB_BROKER (e.g. redis://127.0.0.1:6379/0) first")
+    from matchmaker.services.job_broker import worker_main
+
+    worker_main(processes or default_workers())
+
+
 @app.command("match-list")
 def match_list(
     out: Annotated[Path, typer.Option("--out", "-o", help="FILE.xlsx or FILE.csv")],

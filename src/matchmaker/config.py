@@ -124,6 +124,9 @@ class Settings(BaseSettings):
         default=None,
         description="Broker URL (redis://host:port/db) of the distributed job engine (Dramatiq); unset: in-process.",
     )
+    job_queue: str = Field(
+        default="matchmaker", pattern=r"^[a-z0-9_-]{1,40}$", description="Queue (and key prefix) on the broker."
+    )
 
     @property
     def resolved_database_url(self) -> str:

@@ -8,6 +8,9 @@ worker killed mid-chunk leaves its message to be delivered again (Dramatiq reque
 heartbeat stops); the service's job watch also sends ``run_job`` again for a run that shows no progress. A chunk
 handled twice is written once: its transaction claims it (pending → done) before writing.
 
+The broker, the queue and the database come from the environment (``MATCHMAKER_*``, as for ``serve``), read when
+this module is imported: the same settings on the service and on every worker machine.
+
 Each worker process builds its search service once, on its first message, from the database and the index
 snapshot (as ``serve`` does), and follows the change log like a server process.
 """
@@ -42,7 +45,8 @@ from matchmaker.services.run_jobs import (
 
 log = logging.getLogger("matchmaker.jobs")
 
-QUEUE = "matchmaker"
+SETTINGS = Settings()
+QUEUE = SETTINGS.job_queue
 CHUNK_RETRIES = 3  # an error in a chunk (not a killed worker: that message is delivered again) is retried this often
 
 
@@ -50,13 +54,13 @@ def _broker(settings: Settings) -> RedisBroker:
     # A worker that stops sending heartbeats for as long as a job may stay silent loses its messages to the others.
     return RedisBroker(
         url=settings.job_broker or "redis://127.0.0.1:6379/0",
-        namespace=f"{QUEUE}-jobs",
+        namespace=f"{settings.job_queue}-jobs",
         heartbeat_timeout=int(settings.job_stale_after_s * 1000),
         maintenance_chance=10_000,  # of a million fetches: requeue dead workers' messages soon after their timeout
     )
 
 
-dramatiq.set_broker(_broker(Settings()))
+dramatiq.set_broker(_broker(SETTINGS))
 
 
 @dataclass
@@ -75,7 +79,7 @@ def worker_context() -> _WorkerContext:
     global _context
     with _context_lock:
         if _context is None:
-            settings = Settings()
+            settings = SETTINGS
             engine = db.create_db_engine(settings)
             session_factory = db.create_session_factory(engine)
             search = build_search_service(settings, session_factory)
