@@ -60,7 +60,16 @@ def _broker(settings: Settings) -> RedisBroker:
     )
 
 
-dramatiq.set_broker(_broker(SETTINGS))
+class _ReadyAtBoot(dramatiq.Middleware):
+    """Each worker process builds its search service as it boots, before it takes a message."""
+
+    def after_worker_boot(self, broker: dramatiq.Broker, worker: dramatiq.Worker) -> None:
+        worker_context()
+
+
+_BROKER = _broker(SETTINGS)
+_BROKER.add_middleware(_ReadyAtBoot())
+dramatiq.set_broker(_BROKER)
 
 
 @dataclass
