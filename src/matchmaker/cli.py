@@ -276,6 +276,12 @@ def reindex() -> None:
     engine = db.create_db_engine(settings)
     try:
         db.upgrade(settings, engine) if settings.auto_migrate else None
+        if settings.job_broker:  # the missing vectors are embedded by the broker's workers first
+            from matchmaker.services.job_broker import reindex_on_workers
+
+            factory = db.create_session_factory(engine)
+            sent = reindex_on_workers(factory, build_search_service(settings, factory).embedder.name)
+            console.print(f"embedded on the workers: {sent} vectors")
         service = _open_search(settings, engine, rebuild=True)
         status = service.status()
         calls = service.cache.model_calls

@@ -16,12 +16,12 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from matchmaker.config import Settings
 from matchmaker.db import unit_of_work
-from matchmaker.models import Match, MatchingRun
+from matchmaker.models import Embedding, Match, MatchingRun
 from matchmaker.models.jobs import JobChunk
 from matchmaker.schemas.matching import MatchFilters
 from matchmaker.services.run_jobs import claim_stale_runs
@@ -136,3 +136,29 @@ def test_a_worker_killed_mid_run_loses_no_chunk_and_duplicates_no_pairing(
     per_need = session.execute(select(Match.demand_id, func.count()).group_by(Match.demand_id)).all()
     assert len(per_need) == NEEDS  # every need got its pairings: no chunk lost
     assert {count for _, count in per_need} == {3}  # and none twice
+
+
+def test_reindex_embeds_the_missing_vectors_on_the_workers(
+    client: TestClient, session: Session, broker_env: dict[str, str], workers: list[subprocess.Popen[bytes]]
+) -> None:
+    ids = [
+        client.post("/api/v1/achievements", json=achievement(external_id=f"A-{n}", title=f"冷链技术 {n}")).json()["id"]
+        for n in range(6)
+    ]
+    factory = client.app.state.session_factory  # type: ignore[attr-defined]
+    with unit_of_work(factory) as s:  # a new model, say: these vectors are missing
+        s.execute(delete(Embedding).where(Embedding.kind == "achievements", Embedding.record_id.in_(ids[:4])))
+    _start_worker(broker_env, workers)
+    done = subprocess.run(
+        [sys.executable, "-c", "from matchmaker.cli import app; app(['reindex'])"],
+        env=broker_env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    output = done.stdout + done.stderr  # the CLI's console writes to stderr
+    assert done.returncode == 0, output
+    assert "embedded on the workers: 4 vectors" in output
+    assert "texts embedded this time: 0" in output  # the rebuild found every vector in the cache
+    session.expire_all()
+    assert session.scalar(select(func.count()).select_from(Embedding).where(Embedding.kind == "achievements")) == 6

@@ -1,5 +1,8 @@
 """The distributed job engine (``MATCHMAKER_JOB_BROKER=redis://…``): Dramatiq on Redis.
 
+A reindex sends the records whose vector is missing from the shared cache as ``embed_chunk`` messages, waits until
+the workers have embedded them all, then rebuilds without a model call (:mod:`~matchmaker.services.reindex_jobs`).
+
 A matching run becomes one ``run_job`` message, which plans the run (once) and sends one ``run_chunk`` message per
 pending chunk; any worker process on any machine (``matchmaker worker``) takes a chunk, ranks it against its own
 replica of the index and writes it with :func:`~matchmaker.services.run_jobs.store_chunk` — the code the in-process
@@ -21,17 +24,21 @@ import logging
 import os
 import sys
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import dramatiq
 from dramatiq.brokers.redis import RedisBroker
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from matchmaker import db
 from matchmaker.config import Settings
+from matchmaker.kinds import SPECS
 from matchmaker.services.chunk_pool import rank
 from matchmaker.services.indexing import SearchService, build_search_service
+from matchmaker.services.reindex_jobs import embed_on_workers
 from matchmaker.services.run_jobs import (
     fail_run,
     finish_run,
@@ -127,6 +134,29 @@ def run_chunk(run_id: int, seq: int) -> None:
         ranked = rank(ctx.search.matcher, rank_settings(ctx.session_factory, run_id, None), chunk.task)
         store_chunk(ctx.session_factory, run_id, chunk, ranked)
     finish_run(ctx.session_factory, run_id)
+
+
+@dramatiq.actor(queue_name=QUEUE, max_retries=CHUNK_RETRIES, min_backoff=200, max_backoff=5_000)
+def embed_chunk(kind: str, ids: list[int]) -> None:
+    """Embed one reindex chunk into the shared vector cache (records cached already or deleted are skipped)."""
+    ctx = worker_context()
+    record = SPECS[kind].model
+    with ctx.session_factory() as session:
+        records = list(session.scalars(select(record).where(record.id.in_(ids)).order_by(record.id)))
+        ctx.search.cache.vectors(session, kind, records)  # type: ignore[arg-type]
+
+
+def reindex_on_workers(
+    session_factory: sessionmaker[Session], model: str, progress: Callable[[int, int], None] | None = None
+) -> int:
+    """Embed every missing vector on the broker's workers (see :mod:`matchmaker.services.reindex_jobs`)."""
+    return embed_on_workers(
+        session_factory,
+        model,
+        embed_chunk.send,
+        stale_after_s=SETTINGS.job_stale_after_s,
+        progress=progress,
+    )
 
 
 class BrokerEngine:
