@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -26,20 +25,13 @@ from matchmaker.models.jobs import JobChunk
 from matchmaker.schemas.matching import MatchFilters
 from matchmaker.services.run_jobs import claim_stale_runs
 from matchmaker.services.runs import create_run
+from tests.conftest import redis_up
 from tests.factories import achievement, demand
 
 NEEDS = 60
 
 
-def _redis_up() -> bool:
-    try:
-        socket.create_connection(("127.0.0.1", 6379), timeout=1).close()
-    except OSError:
-        return False
-    return True
-
-
-pytestmark = pytest.mark.skipif(not _redis_up() and os.environ.get("CI") != "true", reason="no Redis on 127.0.0.1:6379")
+pytestmark = pytest.mark.skipif(not redis_up() and os.environ.get("CI") != "true", reason="no Redis on 127.0.0.1:6379")
 
 
 @pytest.fixture
