@@ -347,20 +347,6 @@ def match(
         out.print(NO_GOOD_ACHIEVEMENT, highlight=False)
 
 
-@app.command()
-def worker(
-    processes: Annotated[int, typer.Option(min=1, help="worker processes (default: the usable cores)")] = 0,
-) -> None:
-    """Take jobs (matching-run chunks) from the broker named by MATCHMAKER_JOB_BROKER, until stopped."""
-    from matchmaker.services.chunk_pool import default_workers
-
-    if not Settings().job_broker:
-        raise typer.BadParameter("set MATCHMAKER_JOB_BROKER (e.g. redis://127.0.0.1:6379/0) first")
-    from matchmaker.services.job_broker import worker_main
-
-    worker_main(processes or default_workers())
-
-
 @app.command("match-list")
 def match_list(
     out: Annotated[Path, typer.Option("--out", "-o", help="FILE.xlsx or FILE.csv")],
@@ -474,5 +460,7 @@ if __name__ == "__main__":  # pragma: no cover
 
 
 from matchmaker.cli_challenges import challenges_app  # noqa: E402  (揭榜挂帅 commands)
+from matchmaker.cli_jobs import worker  # noqa: E402
 
 app.add_typer(challenges_app, name="challenges")
+app.command()(worker)  # `matchmaker worker`: the broker's job worker
