@@ -11,6 +11,7 @@ with no process at all.
 
 from __future__ import annotations
 
+import gc
 import multiprocessing
 import os
 from collections.abc import Callable, Iterable, Iterator
@@ -98,6 +99,9 @@ class RankingPool:
         if self.workers > 1:
             global _child
             _child = (self.matcher, self.settings)
+            # The collector walks (and so writes to) every object it tracks: in a child that would copy each page of
+            # the shared indexes. Frozen, the parent's objects are left alone (what app.py does after start-up).
+            gc.freeze()
             with self.fork_guard():
                 self._pool = multiprocessing.get_context("fork").Pool(self.workers, initializer=_child_init)
         return self
