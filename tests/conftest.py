@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import nullcontext
@@ -21,6 +22,7 @@ from matchmaker.services.auth import create_user, issue_token
 
 POSTGRES_ADMIN_URL = os.environ.get("MATCHMAKER_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 TABLES_IN_DELETE_ORDER = (
+    "job_chunks",
     "proposal_scores",
     "challenge_proposals",
     "challenge_experts",
@@ -193,3 +195,12 @@ def session(client: TestClient) -> Iterator[Session]:
 def sample_dir() -> Path:
     """The bundled sample lists."""
     return Path(__file__).resolve().parents[1] / "data" / "sample"
+
+
+def redis_up() -> bool:
+    """Whether a Redis server answers on 127.0.0.1:6379 (the job engine's broker tests need one; CI starts it)."""
+    try:
+        socket.create_connection(("127.0.0.1", 6379), timeout=1).close()
+    except OSError:
+        return False
+    return True

@@ -11,7 +11,6 @@ import signal
 import sys
 import time
 from collections.abc import AsyncIterator
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -45,6 +44,7 @@ from matchmaker.errors import MatchmakerError
 from matchmaker.middleware import BoundedBody, SecurityHeaders
 from matchmaker.schemas import ERROR_RESPONSES
 from matchmaker.services.indexing import SearchService
+from matchmaker.services.jobs import start_jobs
 from matchmaker.services.search_setup import build_search_service
 from matchmaker.services.staleness import StaleJob, StalePolicy
 from matchmaker.services.throttle import LoginThrottle
@@ -243,9 +243,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         prepare_database(settings, engine, session_factory)
         app.state.engine = engine
         app.state.session_factory = session_factory
-        runner = ThreadPoolExecutor(max_workers=1, thread_name_prefix="matchmaker-run")
-        app.state.run_in_background = lambda fn, *args: runner.submit(fn, *args)
         app.state.search = build_search(settings, session_factory) if settings.search_enabled else None
+        # Matching runs are durable jobs: executed here (or on broker workers), resumed after a crash by the watch.
+        app.state.jobs, watch = (
+            start_jobs(settings, session_factory, app.state.search) if app.state.search is not None else (None, None)
+        )
         app.state.stale_job = start_stale_job(settings, session_factory)
         # What start-up built (the model, the indexes, the ORM's and the libraries' own objects) lives as long as
         # the process: moved out of the collector's generations, full collections no longer walk it per request.
@@ -254,7 +256,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         try:
             yield
         finally:
-            runner.shutdown(wait=True, cancel_futures=True)
+            if watch is not None:
+                watch.stop()
+            if app.state.jobs is not None:
+                app.state.jobs.stop()
             if app.state.stale_job is not None:
                 app.state.stale_job.stop()
             if app.state.search is not None:

@@ -268,5 +268,7 @@ if __name__ == "__main__":  # pragma: no cover
 
 
 from matchmaker.cli_challenges import challenges_app  # noqa: E402  (揭榜挂帅 commands)
+from matchmaker.cli_jobs import worker  # noqa: E402
 
 app.add_typer(challenges_app, name="challenges")
+app.command()(worker)  # `matchmaker worker`: the broker's job worker

@@ -52,6 +52,12 @@ def reindex(quiet: Quiet = False) -> None:
     engine = db.create_db_engine(settings)
     try:
         db.upgrade(settings, engine) if settings.auto_migrate else None
+        if settings.job_broker:  # the missing vectors are embedded by the broker's workers first
+            from matchmaker.services.job_broker import reindex_on_workers
+
+            factory = db.create_session_factory(engine)
+            sent = reindex_on_workers(factory, build_search_service(settings, factory).embedder.name)
+            console.print(f"embedded on the workers: {sent} vectors")
         service = open_search(settings, engine, rebuild=True, quiet=quiet)
         status = service.status()
         calls = service.cache.model_calls
@@ -115,15 +121,21 @@ def match(
         out.print(NO_GOOD_ACHIEVEMENT, highlight=False)
 
 
-def run_with_progress(factory: sessionmaker[Session], service: SearchService, run_id: int, *, quiet: bool) -> None:
-    """Execute a matching run, reporting the needs ranked so far (the run commits them per batch) until it ends."""
-    from matchmaker.services.runs import execute_run, get_run
+def run_with_progress(
+    factory: sessionmaker[Session], service: SearchService, settings: Settings, run_id: int, *, quiet: bool
+) -> None:
+    """Execute a matching run on every core (``MATCHMAKER_RUN_WORKERS``), reporting the needs ranked so far (the
+    run commits them per chunk) until it ends."""
+    from matchmaker.services.chunk_pool import default_workers
+    from matchmaker.services.run_jobs import execute_run
+    from matchmaker.services.runs import get_run
 
     failure: list[BaseException] = []
+    workers = settings.run_workers or default_workers()
 
     def work() -> None:
         try:
-            execute_run(factory, service, run_id)
+            execute_run(factory, service, run_id, workers=workers, chunk_size=settings.run_chunk_size)
         except BaseException as exc:  # re-raised in the command's thread below
             failure.append(exc)
 
@@ -171,9 +183,9 @@ def match_list(
                 model=service.embedder.name,
             )
             run_id = run.id
-        run_with_progress(factory, service, run_id, quiet=quiet)
+        run_with_progress(factory, service, settings, run_id, quiet=quiet)
         with db.unit_of_work(factory) as session:
-            content = export_run(session, run_id, fmt)
+            content, _ = export_run(session, run_id, fmt)
     except MatchmakerError as exc:
         raise fail(exc) from exc
     finally:

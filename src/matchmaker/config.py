@@ -118,6 +118,20 @@ class Settings(BaseSettings):
     stale_check_interval_s: float = Field(
         default=3600.0, ge=0, description="How often the stale-listing job runs in each process (0: never)."
     )
+    run_workers: int = Field(
+        default=0, ge=0, description="Processes a matching run ranks on in-process (0: every core of the machine)."
+    )
+    run_chunk_size: int = Field(default=128, ge=1, le=10_000, description="Needs per chunk of a matching run.")
+    job_stale_after_s: float = Field(
+        default=60.0, gt=0, description="A job with no sign of life for this long is resumed by another executor."
+    )
+    job_broker: str | None = Field(
+        default=None,
+        description="Broker URL (redis://host:port/db) of the distributed job engine (Dramatiq); unset: in-process.",
+    )
+    job_queue: str = Field(
+        default="matchmaker", pattern=r"^[a-z0-9_-]{1,40}$", description="Queue (and key prefix) on the broker."
+    )
 
     @property
     def resolved_database_url(self) -> str:

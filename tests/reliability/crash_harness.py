@@ -61,6 +61,7 @@ class Server:
             MATCHMAKER_LOAD_SAMPLE_DATA="false",
             MATCHMAKER_ADMIN_PASSWORD=ADMIN["password"],
             MATCHMAKER_SYNC_INTERVAL_S="0.2",
+            MATCHMAKER_JOB_STALE_AFTER_S="5",  # a run the kill interrupted is resumed within seconds
             MATCHMAKER_LOGIN_LIMIT_PER_ADDRESS="1000/minute",
             OMP_NUM_THREADS="1",
         )

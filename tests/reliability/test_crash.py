@@ -71,7 +71,6 @@ def test_every_worker_index_finds_every_acknowledged_record(crashed: tuple[Chaos
     assert found.missing_in_index == {}
 
 
-@pytest.mark.xfail(reason="durable matching runs (issue 17 item 6, the jobs branch): a killed run stays running")
 def test_the_run_finishes_or_is_not_left_running(crashed: tuple[Chaos, Findings]) -> None:
     chaos, _ = crashed
     assert chaos.run_id is not None

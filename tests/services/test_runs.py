@@ -138,12 +138,12 @@ def test_decisions_survive_a_new_run_and_are_not_proposed_again(lists: Lists) ->
 def test_the_spreadsheet_lists_each_pairing_and_hides_a_confidential_enterprise(lists: Lists) -> None:
     run_id = lists.run(k=1)
     with lists.factory() as s:
-        rows = list(csv.reader(io.StringIO(decode_text(export_run(s, run_id, "csv")))))
+        rows = list(csv.reader(io.StringIO(decode_text(export_run(s, run_id, "csv")[0]))))
         assert rows[0] == RUN_EXPORT_HEADERS
         assert [r[0] for r in rows[1:]] == ["N-COLD", "N-WELD"]  # by need, then rank
         assert rows[1][2] == "津南医药物流有限公司"
         institution = Principal(user_id=1, role="institution", org_id=None)
-        masked = list(csv.reader(io.StringIO(decode_text(export_run(s, run_id, "csv", institution)))))
+        masked = list(csv.reader(io.StringIO(decode_text(export_run(s, run_id, "csv", institution)[0]))))
         assert masked[1][2] == ""  # confidential: no name for an institution
         assert masked[2][2] == "津南医药物流有限公司"
         with pytest.raises(ValidationFailed) as fmt:

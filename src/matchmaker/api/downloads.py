@@ -36,9 +36,11 @@ def attachment(content: bytes, media_type: str, filename: str, fallback: str) ->
     )
 
 
-def run_list_names(run_id: int, fmt: str) -> tuple[str, str]:
-    """The Chinese name and ASCII fallback of a matching run's list (API and web page alike)."""
-    return dated(f"供需对接清单-{run_id}", fmt), dated(f"matching-run-{run_id}", fmt)
+def run_list_names(run_id: int, fmt: str, *, partial: bool = False) -> tuple[str, str]:
+    """The Chinese name and ASCII fallback of a matching run's list (API and web page alike); an unfinished run's
+    list says it is partial in both."""
+    suffix = ("-部分", "-partial") if partial else ("", "")
+    return dated(f"供需对接清单-{run_id}{suffix[0]}", fmt), dated(f"matching-run-{run_id}{suffix[1]}", fmt)
 
 
 def agenda_names(event_id: int, participant_id: int, fmt: str) -> tuple[str, str]:

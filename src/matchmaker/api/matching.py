@@ -19,7 +19,7 @@ from matchmaker.schemas.matching import (
     SearchResult,
     UnmatchedNeeds,
 )
-from matchmaker.schemas.queries import TableExportParams
+from matchmaker.schemas.queries import RunExportParams
 from matchmaker.services import matching as svc
 from matchmaker.services import runs
 from matchmaker.services.access import Principal
@@ -118,9 +118,7 @@ def start_run(
         skip_stale=body.skip_stale,
     )
     # The session commits when this function returns (before the response and before background tasks).
-    tasks.add_task(
-        request.app.state.run_in_background, runs.execute_run, request.app.state.session_factory, search_service, run.id
-    )
+    tasks.add_task(request.app.state.jobs.submit_run, run.id)
     return runs.run_summary(run)
 
 
@@ -144,8 +142,9 @@ def run_unmatched(run_id: Id, session: SessionDep, principal: StaffDep) -> dict[
     responses={200: {"content": {MEDIA_TYPES["xlsx"]: {}, MEDIA_TYPES["csv"]: {}}}},
 )
 def export_run(
-    run_id: Id, params: Annotated[TableExportParams, Query()], session: SessionDep, principal: StaffDep
+    run_id: Id, params: Annotated[RunExportParams, Query()], session: SessionDep, principal: StaffDep
 ) -> Response:
-    """One row per pairing with Chinese headers, sorted by need then rank."""
-    content = runs.export_run(session, run_id, params.format, principal)
-    return attachment(content, MEDIA_TYPES[params.format], *run_list_names(run_id, params.format))
+    """One row per pairing with Chinese headers, sorted by need then rank. A run not done answers 409 unless
+    ``partial=true``; its file is then named ``…-partial`` and its sheet says 部分 done/total."""
+    content, complete = runs.export_run(session, run_id, params.format, principal, partial=params.partial)
+    return attachment(content, MEDIA_TYPES[params.format], *run_list_names(run_id, params.format, partial=not complete))

@@ -174,6 +174,10 @@ class MatchingRun(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     status: Mapped[str] = mapped_column(String(10), default="queued")  # queued | running | done | failed
+    # "matching" while queued or running, NULL once finished: the unique constraint lets one run at a time hold it.
+    active: Mapped[str | None] = mapped_column(String(20), unique=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)  # executions started (a restart resumes: +1)
+    heartbeat_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # last sign of life of its executor
     filters: Mapped[dict[str, Any]] = mapped_column(JSONList, default=dict)
     k: Mapped[int] = mapped_column(Integer)
     constraints: Mapped[str] = mapped_column(String(10), default="flag")
@@ -283,5 +287,6 @@ from matchmaker.models import challenges as challenges  # noqa: E402,F401  (Êè≠Ê
 from matchmaker.models import concepts as _concepts  # noqa: E402,F401  (the thesaurus table)
 from matchmaker.models import dedup as dedup  # noqa: E402,F401  (duplicate and stale listings)
 from matchmaker.models import events as _events  # noqa: E402, F401  (registers the event tables)
+from matchmaker.models import jobs as jobs  # noqa: E402  (the chunks of durable jobs)
 from matchmaker.models import landing as landing  # noqa: E402  (contracts and landings)
 from matchmaker.models.web import MatchInterest, SavedView  # noqa: E402, F401 - the web workspace

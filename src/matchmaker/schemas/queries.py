@@ -63,3 +63,12 @@ class TableExportParams(_Params):
     """The file format of a table export."""
 
     format: str = Field(default="xlsx", description="xlsx or csv")
+
+
+class RunExportParams(TableExportParams):
+    """The file format of a matching list, and whether an unfinished run's list may be exported."""
+
+    partial: bool = Field(
+        default=False,
+        description="Export a run that is not done (its file is named …-partial); without it such a run answers 409.",
+    )

@@ -81,6 +81,11 @@ class IndexStore:
             initial, np.zeros((0, dimension), dtype=np.float32), np.zeros(0, np.int64), AttributeColumns()
         )
 
+    def after_fork(self) -> None:
+        """In a forked child: new locks (one another thread of the parent held at the fork would stay held)."""
+        self._rw = ReadWriteLock()
+        self._writer = threading.Lock()
+
     def __len__(self) -> int:
         with self._rw.read():
             return self._s.live_count

@@ -166,6 +166,12 @@ class LexicalIndex:
         """Merge pending writes now and wait: afterwards every score is exact (the statistics of the whole corpus)."""
         self._rebuild_now()
 
+    def after_fork(self) -> None:
+        """In a forked child: new locks and no rebuild thread (threads do not survive a fork; held locks would)."""
+        self._lock = threading.Lock()
+        self._build_lock = threading.Lock()
+        self._rebuilder = None
+
     # -- reads ----------------------------------------------------------------------------------------------------
 
     def __len__(self) -> int:

@@ -31,7 +31,7 @@ from matchmaker.search.lexical import LexicalIndex
 from matchmaker.search.ranking import Candidate, ConstraintPolicy, Ranked, Weights, age_in_days, rank
 from matchmaker.search.rerank import CrossEncoderReranker
 from matchmaker.search.shared_terms import QueryTerms
-from matchmaker.search.text import canonical, script_family, tokenize
+from matchmaker.search.text import canonical, reset_text_locks, script_family, tokenize
 
 CROSS_LINGUAL_OFFSET = 0.06
 """Added to the cosine similarity of a Chinese–English pairing (either way round; mixed texts excepted).
@@ -128,6 +128,15 @@ class Matcher:
             hnsw_threshold=self.hnsw_threshold,
             ef_search=self.hnsw_ef_search,
         )
+
+    def after_fork(self) -> None:
+        """Make this matcher usable in a forked child process (see services/chunk_pool.py): every lock is new there,
+        since a lock another thread of the parent held at the fork would stay held in the child for good."""
+        self._cache_lock = threading.Lock()
+        reset_text_locks()
+        for collection in self.lists.values():
+            collection.index.after_fork()
+            collection.lexical.after_fork()
 
     # ------------------------------------------------------------------------------------------------- queries
     def clear_caches(self) -> None:

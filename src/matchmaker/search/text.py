@@ -111,6 +111,12 @@ def script_family(text: str) -> Literal["zh", "en", "mixed"]:
     return _family(float(len(head) - len(ascii_part)), float(len(_ASCII_WORD.findall(ascii_part))))
 
 
+def reset_text_locks() -> None:
+    """A forked child's new tokenizer lock (the parent's could have been held by another thread at the fork)."""
+    global _jieba_lock
+    _jieba_lock = threading.Lock()
+
+
 def _jieba() -> object:
     import jieba
 

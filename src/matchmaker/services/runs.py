@@ -4,30 +4,26 @@ and exported as a spreadsheet."""
 from __future__ import annotations
 
 import logging
-from concurrent.futures import ThreadPoolExecutor
-from datetime import date
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import Select, delete, select
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy import Select, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
-from matchmaker.domain import DECIDED_STATUSES, MATCH_STATUS_LABELS
-from matchmaker.errors import NotFound, ValidationFailed, field_error
+from matchmaker.domain import MATCH_STATUS_LABELS
+from matchmaker.errors import Conflict, NotFound, ValidationFailed, field_error
 from matchmaker.kinds import DEMANDS
 from matchmaker.models import Achievement, Demand, Match, MatchingRun, utcnow
 from matchmaker.schemas.matching import MatchFilters
 from matchmaker.search.bands import NO_GOOD_ACHIEVEMENT, is_good
-from matchmaker.search.documents import need_doc
-from matchmaker.search.matcher import Query
-from matchmaker.search.ranking import ConstraintPolicy, Ranked
+from matchmaker.search.ranking import ConstraintPolicy
 from matchmaker.services.access import Principal, masking, require_staff
-from matchmaker.services.duplicates import collapse_duplicates
-from matchmaker.services.indexing import SearchService
 from matchmaker.services.matching import check_k, demand_brief, index_filter
-from matchmaker.services.staleness import stale_ids
 from matchmaker.services.tables import TABLE_FORMATS, write_table
 
 log = logging.getLogger("matchmaker.matching")
+
+SCOPE = "matching"  # matching_runs.active of the one run that may be queued or running
 
 
 def create_run(
@@ -41,13 +37,21 @@ def create_run(
     principal: Principal | None = None,
     skip_stale: bool = False,
 ) -> MatchingRun:
-    """Record a queued run (the caller starts it after the commit); managers and admins only."""
+    """Record a queued run (the caller starts it after the commit); managers and admins only.
+
+    One run at a time: while a run is queued or running (it holds ``active``, a unique column), another answers
+    409, since two runs would replace each other's proposals for the same needs."""
     require_staff(principal, "start matching runs")
     check_k(k)
     index_filter(filters, "demands")
     index_filter(achievement_filters, "achievements")
+    running = session.scalar(select(MatchingRun.id).where(MatchingRun.active == SCOPE))
+    if running is not None:
+        raise Conflict(f"matching run {running} is still running; wait for it to finish (one run at a time)")
     run = MatchingRun(
         status="queued",
+        active=SCOPE,
+        heartbeat_at=utcnow(),
         k=k,
         constraints=constraints,
         model=model,
@@ -57,8 +61,11 @@ def create_run(
             "skip_stale": skip_stale,
         },
     )
-    session.add(run)
-    session.flush()
+    try:
+        with session.begin_nested():  # the unique scope is the guarantee: a run started at the same moment loses
+            session.add(run)
+    except IntegrityError as exc:
+        raise Conflict("another matching run is still running; wait for it to finish (one run at a time)") from exc
     return run
 
 
@@ -78,122 +85,6 @@ def get_run(session: Session, run_id: int) -> MatchingRun:
     if run is None:
         raise NotFound(f"matching run {run_id} not found")
     return run
-
-
-def execute_run(
-    session_factory: sessionmaker[Session],
-    search: SearchService,
-    run_id: int,
-    *,
-    batch_size: int = 128,
-    workers: int = 1,
-    today: date | None = None,
-) -> None:
-    """Rank achievements for every open need the run selects, in batches, and store the pairings.
-
-    ``workers`` threads rank the batches. One by default: the ranking stage is Python, so threads take turns holding
-    the GIL (benchmarks/matching_list.py, 10k needs × 100k achievements on 2 cores: 43.9 s on one thread, 52.4 s on
-    two), and a run beside live API requests then leaves the second core to them.
-
-    Pairings a manager has decided (any status but proposed) are left untouched and never proposed again; the
-    run's proposals replace earlier undecided proposals for the same needs. Progress is committed per batch.
-    """
-    with session_factory() as session:
-        run = get_run(session, run_id)
-        run.status = "running"
-        need_filters = MatchFilters(**run.filters.get("demands", {}))
-        offer_filters = MatchFilters(**run.filters.get("achievements", {}))
-        needs = list(session.scalars(selected_needs(need_filters)))
-        skipped = stale_ids(session, "achievements") if run.filters.get("skip_stale") else set()
-        if run.filters.get("skip_stale"):  # closed records are never ranked; stale ones on request
-            stale_needs = stale_ids(session, "demands")
-            needs = [n for n in needs if n.id not in stale_needs]
-        run.total = len(needs)
-        k, policy = run.k, cast(ConstraintPolicy, run.constraints)
-        session.commit()
-    try:
-        search.sync()
-        flt = index_filter(offer_filters, "achievements", exclude=sorted(skipped))
-        batches = [needs[i : i + batch_size] for i in range(0, len(needs), batch_size)]
-
-        def rank_batch(batch: list[Demand]) -> tuple[list[Demand], list[list[Ranked]]]:
-            with session_factory() as s:
-                decided: dict[int, set[int]] = {}
-                rows = s.execute(
-                    select(Match.demand_id, Match.achievement_id).where(
-                        Match.demand_id.in_([d.id for d in batch]), Match.status.in_(DECIDED_STATUSES)
-                    )
-                )
-                for demand_id, achievement_id in rows:
-                    decided.setdefault(demand_id, set()).add(achievement_id)
-            docs = [need_doc(d) for d in batch]
-            extra = max((len(v) for v in decided.values()), default=0)
-            ranked = search.matcher.match_many(
-                [Query(text=d.text, facts=d.facts) for d in docs],
-                "achievements",
-                k=2 * k + extra,  # room for the decided pairings and the duplicate copies dropped below
-                flt=flt,
-                policy=policy,
-                today=today,
-            )
-            trimmed = [
-                [r for r in rs if r.id not in decided.get(d.id, set())] for d, rs in zip(batch, ranked, strict=True)
-            ]
-            with session_factory() as s:
-                return batch, collapse_duplicates(s, "achievements", trimmed, k)
-
-        with ThreadPoolExecutor(max_workers=workers) as pool:
-            for batch, ranked in pool.map(rank_batch, batches):
-                _store_batch(session_factory, run_id, batch, ranked)
-        with session_factory() as session:
-            run = get_run(session, run_id)
-            run.status = "done"
-            run.finished_at = utcnow()
-            session.commit()
-    except Exception as exc:
-        log.exception("matching run %s failed", run_id)
-        with session_factory() as session:
-            run = get_run(session, run_id)
-            run.status = "failed"
-            run.error = f"{exc.__class__.__name__}: {exc}"
-            run.finished_at = utcnow()
-            session.commit()
-        raise
-
-
-def _store_batch(
-    session_factory: sessionmaker[Session], run_id: int, needs: list[Demand], ranked: list[list[Ranked]]
-) -> None:
-    with session_factory() as session:
-        need_ids = [d.id for d in needs]
-        existing = {
-            (m.demand_id, m.achievement_id): m
-            for m in session.scalars(select(Match).where(Match.demand_id.in_(need_ids)))
-        }
-        proposed = 0
-        kept = sum(1 for m in existing.values() if m.status != "proposed")  # decided pairings, left untouched
-        keep_ids: set[int] = set()
-        for need, results in zip(needs, ranked, strict=True):
-            for position, r in enumerate(results, start=1):
-                match = existing.get((need.id, r.id))
-                if match is None:
-                    match = Match(demand_id=need.id, achievement_id=r.id, status="proposed")
-                    session.add(match)
-                elif match.status != "proposed":
-                    continue
-                match.run_id, match.rank, match.score = run_id, position, float(r.score)
-                match.explanation = r.explanation()
-                proposed += 1
-                if match.id is not None:
-                    keep_ids.add(match.id)
-        stale = [m.id for m in existing.values() if m.status == "proposed" and m.id not in keep_ids]
-        if stale:
-            session.execute(delete(Match).where(Match.id.in_(stale)))
-        run = get_run(session, run_id)
-        run.done += len(needs)
-        run.proposed += proposed
-        run.kept += kept
-        session.commit()
 
 
 RUN_EXPORT_HEADERS = [
@@ -292,11 +183,25 @@ def unmatched_needs(session: Session, run_id: int) -> list[dict[str, Any]]:
     return out
 
 
-def export_run(session: Session, run_id: int, fmt: str, principal: Principal | None = None) -> bytes:
-    """The matching list of a run as XLSX or CSV with Chinese headers."""
+def export_run(
+    session: Session, run_id: int, fmt: str, principal: Principal | None = None, *, partial: bool = False
+) -> tuple[bytes, bool]:
+    """The matching list of a run as XLSX or CSV with Chinese headers, and whether it is complete.
+
+    A run not done (running, failed, interrupted) has an incomplete list: it answers 409 unless ``partial`` is
+    asked for, and then the file says so in its sheet's name (and the download in its file name)."""
     if fmt not in TABLE_FORMATS:
         raise ValidationFailed("format must be xlsx or csv", fields=[field_error("format", f"unknown {fmt!r}")])
-    return write_table(fmt, RUN_EXPORT_HEADERS, run_rows(session, run_id, principal), sheet="供需对接清单")
+    run = get_run(session, run_id)
+    complete = run.status == "done"
+    if not complete and not partial:
+        raise Conflict(
+            f"matching run {run_id} is {run.status} (done {run.done}/{run.total} needs): its list is incomplete; "
+            "ask for partial=true to export what it has so far"
+        )
+    sheet = "供需对接清单" if complete else f"供需对接清单（部分 {run.done}／{run.total}）"
+    content = write_table(fmt, RUN_EXPORT_HEADERS, run_rows(session, run_id, principal), sheet=sheet)
+    return content, complete
 
 
 def run_summary(run: MatchingRun) -> dict[str, Any]:

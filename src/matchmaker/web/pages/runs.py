@@ -11,7 +11,7 @@ from pydantic import ValidationError
 from matchmaker.api.deps import SessionDep
 from matchmaker.api.downloads import attachment, run_list_names
 from matchmaker.domain import CHAINS, REGIONS
-from matchmaker.errors import ValidationFailed, field_error
+from matchmaker.errors import Conflict, ValidationFailed, field_error
 from matchmaker.schemas.matching import MatchFilters
 from matchmaker.services import review
 from matchmaker.services import runs as run_service
@@ -60,14 +60,13 @@ def start_run(
             model=search.embedder.name if search is not None else "",
             principal=principal,
         )
-    except ValidationFailed as exc:
-        errors = {f["field"]: f["message"] for f in exc.fields}
+    except (ValidationFailed, Conflict) as exc:
+        errors = {f["field"]: f["message"] for f in exc.fields} if exc.fields else {"run": "busy"}
         context = {"runs": review.list_runs(session, principal), "chains": CHAINS, "regions": REGIONS}
-        return render(request, "runs.html", {**context, "errors": errors, "k": k}, status_code=422)
+        status_code = 409 if isinstance(exc, Conflict) else 422
+        return render(request, "runs.html", {**context, "errors": errors, "k": k}, status_code=status_code)
     # The session commits when this function returns, before the response and the background task (as in the API).
-    tasks.add_task(
-        request.app.state.run_in_background, run_service.execute_run, request.app.state.session_factory, search, run.id
-    )
+    tasks.add_task(request.app.state.jobs.submit_run, run.id)
     return redirect(f"/runs/{run.id}", request)
 
 
@@ -89,8 +88,10 @@ def run_progress(request: Request, session: SessionDep, principal: WebPrincipalD
 
 
 @router.get("/runs/{run_id}/export")
-def run_export(session: SessionDep, principal: WebPrincipalDep, run_id: int, format: str = "xlsx") -> Response:
-    """The run's matching list as a spreadsheet (the API's export)."""
+def run_export(
+    session: SessionDep, principal: WebPrincipalDep, run_id: int, format: str = "xlsx", partial: bool = False
+) -> Response:
+    """The run's matching list as a spreadsheet (the API's export; an unfinished run's only with ``partial``)."""
     require_staff(principal, "export matching lists")
-    content = run_service.export_run(session, run_id, format)
-    return attachment(content, MEDIA_TYPES[format], *run_list_names(run_id, format))
+    content, complete = run_service.export_run(session, run_id, format, partial=partial)
+    return attachment(content, MEDIA_TYPES[format], *run_list_names(run_id, format, partial=not complete))
