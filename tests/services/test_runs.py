@@ -22,10 +22,10 @@ from matchmaker.services.access import Principal
 from matchmaker.services.indexing import SearchService
 from matchmaker.services.readers import decode_text
 from matchmaker.services.records import create_record
+from matchmaker.services.run_jobs import execute_run
 from matchmaker.services.runs import (
     RUN_EXPORT_HEADERS,
     create_run,
-    execute_run,
     export_run,
     get_run,
     run_summary,
