@@ -21,6 +21,7 @@ def _setup(client: TestClient) -> tuple[object, object]:
     ]
     client.post("/api/v1/demands", json=demand())
     factory, search = client.app.state.session_factory, client.app.state.search  # type: ignore[attr-defined]
+    search.sync()  # the follower is past these writes: it stores no vector after the delete below
     with unit_of_work(factory) as session:
         session.execute(delete(Embedding).where(Embedding.kind == "achievements", Embedding.record_id.in_(ids[1:])))
     return factory, search

@@ -221,7 +221,7 @@ def test_an_unfinished_run_exports_only_as_partial(client: TestClient, session: 
     run_jobs.execute_run(_factory(client), _search(client), run_id, chunk_size=2)
     done = client.get(url)
     assert done.status_code == 200
-    assert f'filename="matching-run-{run_id}.xlsx"' in done.headers["content-disposition"]
+    assert f'filename="matching-run-{run_id}-20' in done.headers["content-disposition"]  # dated, not partial
 
 
 def test_a_run_interrupted_too_often_fails_for_good(client: TestClient, session: Session) -> None:

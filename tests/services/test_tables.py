@@ -67,6 +67,9 @@ def test_given_widths_are_kept_and_several_sheets_are_written() -> None:
     book = assert_office_xlsx(content)
     assert book.sheetnames == ["说明", "明细"]
     assert book["说明"].column_dimensions["B"].width == 60
+    narrow_table = Table("窄", ["中心配套（万元）"], [[1.5]], widths=[6])
+    narrow = openpyxl.load_workbook(io.BytesIO(write_workbook([narrow_table])))
+    assert narrow["窄"].column_dimensions["A"].width == display_width("中心配套（万元）") + 4  # widened to its header
     assert book["明细"].max_row == 1
 
 

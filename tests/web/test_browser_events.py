@@ -107,7 +107,7 @@ def test_manager_reads_the_schedule_grid_and_a_member_its_agenda(
     expect(page.locator("#agenda")).to_contain_text(f"网页冷链物流-{tag}")
     with page.expect_download() as download:
         page.locator("#agenda-ics").click()
-    assert download.value.suggested_filename == f"agenda-{eid}-{ids['uni_a']}.ics"
+    assert download.value.suggested_filename == f"个人日程-{eid}-{ids['uni_a']}.ics"  # the Chinese name (RFC 5987)
     # Another organisation's agenda is not found.
     other = page.goto(f"{live_server.url}/events/{eid}/agenda/{ids['uni_b']}")
     assert other is not None

@@ -103,6 +103,11 @@ def _fitted_widths(titles: Sequence[str], rows: Sequence[Sequence[Any]]) -> list
     return [float(min(MAX_WIDTH, max(MIN_WIDTH, w))) for w in widths]
 
 
+def _header_floor(titles: Sequence[str], widths: Sequence[float]) -> list[float]:
+    """Given widths, each widened where its header would not fit (with the autofilter's button)."""
+    return [float(max(w, min(MAX_WIDTH, display_width(t) + 4))) for t, w in zip(titles, widths, strict=False)]
+
+
 def _format(title: str, value: Any) -> str | None:
     if isinstance(value, datetime):
         return DATETIME_FORMAT
@@ -116,7 +121,7 @@ def _format(title: str, value: Any) -> str | None:
 def _add_sheet(workbook: Any, table: Table) -> None:
     sheet = workbook.create_sheet(table.name[:31])  # Excel's limit on a sheet name
     rows = [[cell_value(v) for v in row] for row in table.rows]
-    widths = list(table.widths) if table.widths is not None else _fitted_widths(table.titles, rows)
+    widths = _fitted_widths(table.titles, rows) if table.widths is None else _header_floor(table.titles, table.widths)
     wrapped = {i for i, w in enumerate(widths) if w >= MAX_WIDTH}
     for i, width in enumerate(widths, start=1):
         sheet.column_dimensions[get_column_letter(i)].width = width
