@@ -86,6 +86,7 @@ def test_rebuild_with_nothing_changed_makes_no_model_calls(client: TestClient) -
     for i in range(3):
         client.post(A, json=achievement(external_id=f"R{i}", title=f"成果{i}"))
     search = client.app.state.search  # type: ignore[attr-defined]
+    search.sync()  # the follower thread is past these writes (it may still be embedding one when the call returns)
     before = search.cache.model_calls
     counts = search.rebuild(save=False)
     assert counts["achievements"] == 3
